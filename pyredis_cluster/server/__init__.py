@@ -1,0 +1,1 @@
+"""The client-facing server: connections, dispatch, keyspace and command handlers."""

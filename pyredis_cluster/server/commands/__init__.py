@@ -1,0 +1,17 @@
+"""Command handlers, one module per data type or group. Importing this fills the table."""
+
+from . import (  # noqa: F401
+    bitmaps,
+    command_info,
+    connection,
+    hashes,
+    keys,
+    lists,
+    pubsub,
+    server,
+    sets,
+    sort,
+    sorted_sets,
+    strings,
+    transactions,
+)

@@ -1,0 +1,1 @@
+"""bitmaps commands (to be written)."""

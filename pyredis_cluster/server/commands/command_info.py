@@ -1,0 +1,1 @@
+"""command_info commands (to be written)."""

@@ -1,0 +1,1 @@
+"""sort commands (to be written)."""

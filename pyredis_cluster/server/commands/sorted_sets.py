@@ -1,0 +1,1 @@
+"""sorted_sets commands (to be written)."""

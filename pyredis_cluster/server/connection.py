@@ -1,0 +1,204 @@
+"""One client connection over asyncio: bytes in, parser, dispatch, bytes out.
+
+Theory of operation
+-------------------
+:class:`ClientConnection` is an asyncio ``Protocol`` (callbacks, no coroutine per
+client: it is the fastest shape asyncio and uvloop offer). On ``data_received`` the
+bytes go to the sans-IO :class:`~..protocol.parser.RequestParser`; each complete
+command goes through :func:`~.dispatch.process_command`; replies are collected and
+written with one ``transport.write`` per batch, so a pipeline of N commands costs one
+system call, as in Redis.
+
+Fairness: a client that sends a huge pipeline is served at most
+:data:`MAX_COMMANDS_PER_TURN` commands per event-loop turn, then yields, so other
+clients keep getting answers. A client that does not read its replies makes its
+transport buffer fill up; asyncio then calls ``pause_writing`` and we stop reading
+from that client (back pressure) instead of buffering without bound.
+
+A protocol error is answered with ``-ERR Protocol error: ...`` and the connection is
+closed after the reply, as Redis does. A blocked client (BLPOP) keeps its unread
+commands in the parser until it is unblocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from ..protocol.parser import ProtocolError, RequestParser
+from . import errors
+from .client import Blocked, Client
+from .dispatch import process_command
+
+if TYPE_CHECKING:
+    from .node import Node
+
+log = logging.getLogger("pyredis_cluster")
+
+#: Commands served from one client before letting the event loop serve others.
+MAX_COMMANDS_PER_TURN = 1000
+
+
+def _is_loopback(host: str) -> bool:
+    return host.startswith("127.") or host in ("::1", "localhost") or host.startswith("::ffff:127.")
+
+
+class ClientConnection(asyncio.Protocol):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.transport: asyncio.Transport | None = None
+        self.client: Client | None = None
+        self.parser = RequestParser(max_bulk_len=node.config.proto_max_bulk_len)
+        self._out: list[bytes] | None = None  # replies gathered during a batch
+        self._closing = False
+        self._paused_reading = False
+        self._resume_scheduled = False
+
+    # -- asyncio callbacks ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport subclass
+        node = self.node
+        node.stats.total_connections_received += 1
+        peer = transport.get_extra_info("peername") or ("?", 0)
+        sock = transport.get_extra_info("sockname") or ("?", 0)
+        host = str(peer[0]) if isinstance(peer, tuple) else "?"
+        if len(node.clients) >= node.config.maxclients:
+            node.stats.rejected_connections += 1
+            transport.write(b"-" + errors.MAX_CLIENTS.encode() + b"\r\n")
+            transport.close()
+            return
+        if node.config.protected_mode and not node.config.requirepass and not _is_loopback(host):
+            node.stats.rejected_connections += 1
+            transport.write(b"-" + errors.PROTECTED_MODE_DENIED.encode() + b"\r\n")
+            transport.close()
+            return
+        client = node.new_client(self._sink)
+        client.addr = _format_addr(peer)
+        client.laddr = _format_addr(sock)
+        sock_obj = transport.get_extra_info("socket")
+        client.fd = sock_obj.fileno() if sock_obj is not None else -1
+        client.on_unblocked = self._on_unblocked
+        client.on_close = self.close
+        self.parser.authenticated = client.authenticated
+        self.client = client
+        if node.config.tcp_keepalive and sock_obj is not None:
+            _set_keepalive(sock_obj, node.config.tcp_keepalive)
+
+    def data_received(self, data: bytes) -> None:
+        client = self.client
+        if client is None or self._closing:
+            return
+        self.node.stats.net_input_bytes += len(data)
+        self.parser.feed(data)
+        if self.parser.buffered > self.node.config.client_query_buffer_limit:
+            log.warning("Closing client that reached max query buffer length: id=%d addr=%s", client.id, client.addr)
+            self.close()
+            return
+        self._process()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        if self.client is not None:
+            self.node.forget_client(self.client)
+
+    def pause_writing(self) -> None:
+        # The client does not read its replies: stop reading its commands.
+        if self.transport is not None and not self._paused_reading:
+            self._paused_reading = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and self._paused_reading:
+            self._paused_reading = False
+            self.transport.resume_reading()
+            self._schedule_resume()
+
+    # -- command processing ------------------------------------------------------------
+
+    def _sink(self, data: bytes) -> None:
+        out = self._out
+        if out is not None:
+            out.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
+            self.node.stats.net_output_bytes += len(data)
+            self.transport.write(data)
+
+    def _process(self) -> None:
+        client = self.client
+        assert client is not None
+        parser = self.parser
+        out: list[bytes] = []
+        self._out = out
+        served = 0
+        try:
+            while not self._closing and client.blocked is None and not client.paused:
+                try:
+                    args = parser.next_command()
+                except ProtocolError as err:
+                    out.append(b"-ERR %s\r\n" % str(err).encode())
+                    log.log(15, "Protocol error (%s) from client: id=%d addr=%s", err, client.id, client.addr)
+                    client.close_after_reply = True
+                    break
+                if args is None:
+                    break
+                reply = process_command(client, args)
+                if type(reply) is not Blocked:
+                    client.reply(reply)
+                parser.authenticated = client.authenticated
+                if client.close_after_reply:
+                    break
+                served += 1
+                if served >= MAX_COMMANDS_PER_TURN:
+                    self._schedule_resume()
+                    break
+        finally:
+            self._out = None
+            if out:
+                data = b"".join(out)
+                self.node.stats.net_output_bytes += len(data)
+                if self.transport is not None:
+                    self.transport.write(data)
+            if client.close_after_reply:
+                self.close()
+
+    def _schedule_resume(self) -> None:
+        if not self._resume_scheduled:
+            self._resume_scheduled = True
+            asyncio.get_running_loop().call_soon(self._resume)
+
+    def _resume(self) -> None:
+        self._resume_scheduled = False
+        if not self._closing and self.client is not None and not self._paused_reading:
+            self._process()
+
+    def _on_unblocked(self) -> None:
+        # The client got its reply; commands it pipelined behind the blocking one run now.
+        if self.parser.has_partial_request():
+            self._schedule_resume()
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _format_addr(addr: object) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host = str(addr[0])
+        return f"{host}:{addr[1]}"
+    return "?:0"
+
+
+def _set_keepalive(sock: object, interval: int) -> None:
+    import socket
+
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # type: ignore[attr-defined]
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)  # type: ignore[attr-defined]
+    except OSError:
+        pass

@@ -1,0 +1,130 @@
+"""The command pipeline: from a parsed request to a reply, in Redis's order.
+
+Theory of operation
+-------------------
+:func:`process_command` is Redis's ``processCommand``: a sequence of gates, each of
+which may answer with an error instead of running the command. The order matters and
+is Redis's, because clients (and Redis's own tests) observe which error wins:
+
+1. look the command (and subcommand) up in the table: unknown command/subcommand;
+2. check the arity;
+3. authentication: NOAUTH until AUTH succeeds, except for ``no_auth`` commands;
+4. cluster routing: MOVED / ASK / CROSSSLOT / TRYAGAIN / CLUSTERDOWN, when cluster
+   mode is on (the router is a pure function plugged in by the cluster layer);
+5. a RESP2 client in subscribed state may only run the pub/sub commands;
+6. inside MULTI, every command but EXEC/DISCARD/MULTI/WATCH/QUIT/RESET is queued;
+   a command refused by gates 1-4 flags the transaction so EXEC answers EXECABORT;
+7. :func:`call` runs the handler with the time frozen for the command's duration,
+   turns a :class:`~.errors.CommandError` into an error reply, and never lets any
+   other exception reach the client as a traceback.
+
+After a command, clients blocked on keys it made ready are served (in the order they
+blocked), before the next command runs, as Redis does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..protocol.encoder import QUEUED, ErrorReply
+from . import errors
+from .client import Blocked, Client
+from .command_table import CommandSpec, lookup
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("pyredis_cluster")
+
+#: Commands a RESP2 client may send while subscribed to channels or patterns.
+_SUBSCRIBED_ALLOWED = frozenset(
+    {"ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit", "reset"}
+)
+#: Commands that run at once inside MULTI instead of being queued.
+_NOT_QUEUED = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+
+
+def resolve(args: list[bytes]) -> CommandSpec | ErrorReply:
+    """Find the spec for a request (with its subcommand) and check the arity."""
+    spec = lookup(args[0])
+    if spec is None:
+        return ErrorReply(errors.unknown_command(args[0], args[1:]))
+    if spec.subcommands:
+        if len(args) < 2:
+            return ErrorReply(errors.wrong_arity(spec.name))
+        sub = spec.subcommands.get(args[1].decode("utf-8", "replace").lower())
+        if sub is None:
+            return ErrorReply(errors.unknown_subcommand(args[1], spec.name))
+        spec = sub
+    arity = spec.arity
+    if (arity > 0 and len(args) != arity) or len(args) < -arity:
+        return ErrorReply(errors.wrong_arity(spec.name))
+    return spec
+
+
+def process_command(c: Client, args: list[bytes]) -> Any:
+    """Run one request from client ``c``; return the reply (or a :class:`Blocked`)."""
+    node = c.node
+    spec = resolve(args)
+    if type(spec) is ErrorReply:
+        if c.in_multi:
+            c.multi_error = True
+        return spec
+    assert isinstance(spec, CommandSpec)
+    name = spec.name
+
+    if not c.authenticated and "no_auth" not in spec.flags:
+        if c.in_multi:
+            c.multi_error = True
+        return ErrorReply(errors.NOAUTH)
+
+    router = node.cluster_router
+    if router is not None and not c.is_master:
+        redirect = router(c, spec, args)
+        if redirect is not None:
+            if c.in_multi:
+                c.multi_error = True
+            return redirect
+
+    if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
+        base = spec.parent.name if spec.parent else name
+        if base not in _SUBSCRIBED_ALLOWED:
+            return ErrorReply(errors.SUBSCRIBE_CONTEXT.format(base))
+
+    if c.in_multi and (spec.parent.name if spec.parent else name) not in _NOT_QUEUED:
+        if "no_multi" in spec.flags:
+            c.multi_error = True
+            return ErrorReply(errors.NOT_ALLOWED_IN_MULTI)
+        c.multi_queue.append((spec, args))
+        return QUEUED
+
+    reply = call(c, spec, args)
+    if type(reply) is Blocked:
+        node.blocking.block(c, spec, args, reply)
+    return reply
+
+
+def call(c: Client, spec: CommandSpec, args: list[bytes]) -> Any:
+    """Execute a resolved command (Redis's ``call()``): used by the pipeline and by EXEC."""
+    node = c.node
+    if not c.in_exec:
+        node.keyspace.now_ms = int(time.time() * 1000)
+    if node.monitors and "skip_monitor" not in spec.flags and "admin" not in spec.flags:
+        node.feed_monitors(c, args)
+    started = time.perf_counter()
+    try:
+        reply = spec.handler(c, args)  # type: ignore[misc]
+    except errors.CommandError as err:
+        reply = err.reply
+    except Exception:  # a bug of ours must never reach the client as a traceback
+        log.exception("internal error while running %r", args[:8])
+        reply = ErrorReply("ERR internal error while executing the command (see the server log)")
+    node.stats.record_call(spec, time.perf_counter() - started, type(reply) is ErrorReply)
+    c.last_command = spec.name
+    if type(reply) is Blocked and (c.in_exec or c.in_multi):
+        return reply.timeout_reply
+    if node.keyspace.ready_keys and not c.in_exec and c.blocked is None:
+        node.blocking.serve_ready_keys()
+    return reply

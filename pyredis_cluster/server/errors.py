@@ -1,0 +1,112 @@
+"""Every error text a client can see, in one place, byte-exact with Redis 7.0.
+
+Handlers raise :class:`CommandError` (or return an :class:`ErrorReply`) built from the
+constants and functions here; nothing else in the server spells an error message. The
+texts are Redis's wire contract: clients classify errors by their first word and some
+match whole messages, so change nothing here without checking the real redis-server.
+"""
+
+from __future__ import annotations
+
+from ..protocol.encoder import ErrorReply
+
+
+class CommandError(Exception):
+    """Raised by a handler to answer with an error reply and stop the command."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = ErrorReply(reply)
+
+
+# -- generic ---------------------------------------------------------------------------
+SYNTAX = "ERR syntax error"
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+INCR_OVERFLOW = "ERR increment or decrement would overflow"
+INCR_NAN_OR_INF = "ERR increment would produce NaN or Infinity"
+NO_SUCH_KEY = "ERR no such key"
+OUT_OF_RANGE = "ERR index out of range"
+DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
+SELECT_NOT_ALLOWED_IN_CLUSTER = "ERR SELECT is not allowed in cluster mode"
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+TIMEOUT_OUT_OF_RANGE = "ERR timeout is out of range"
+EXPIRE_INVALID = "ERR invalid expire time in '{}' command"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+BIT_OFFSET = "ERR bit offset is not an integer or out of range"
+BIT_VALUE = "ERR bit is not an integer or out of range"
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+AUTH_NOT_CONFIGURED = (
+    "ERR AUTH <password> called without any password configured for the default user. "
+    "Are you sure your configuration is correct?"
+)
+NOPROTO = "NOPROTO unsupported protocol version"
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+MULTI_NESTED = "ERR MULTI calls can not be nested"
+EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
+WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
+SUBSCRIBE_CONTEXT = (
+    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+    "are allowed in this context"
+)
+DEBUG_COMMAND_NOT_ALLOWED = (
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", "
+    "you can run it from a local connection, otherwise you need to set this option in the "
+    "configuration file, and then restart the server."
+)
+MAX_CLIENTS = "ERR max number of clients reached"
+NOT_ALLOWED_IN_MULTI = "ERR Command not allowed inside a transaction"
+
+
+def wrong_arity(name: str) -> str:
+    return f"ERR wrong number of arguments for '{name}' command"
+
+
+def unknown_command(name: bytes, args: list[bytes]) -> str:
+    """Redis's text: the name, then the first arguments quoted, truncated to 128 chars."""
+    shown = _printable(name, 128)
+    arg_text = ""
+    for arg in args:
+        if len(arg_text) >= 128:
+            break
+        remaining = 128 - len(arg_text)
+        arg_text += f"'{_printable(arg, remaining)}' "
+    return f"ERR unknown command '{shown}', with args beginning with: {arg_text}"
+
+
+def unknown_subcommand(sub: bytes, container: str) -> str:
+    return f"ERR unknown subcommand '{_printable(sub, 128)}'. Try {container.upper()} HELP."
+
+
+def _printable(data: bytes, limit: int) -> str:
+    """Redis replaces newlines in echoed user input with spaces so the error stays one line."""
+    text = data[:limit].decode("utf-8", errors="replace")
+    return text.replace("\r", " ").replace("\n", " ")
+
+#: Sent, then the connection closed, to a non-loopback client in protected mode.
+PROTECTED_MODE_DENIED = (
+    "DENIED Redis is running in protected mode because protected mode is enabled and no password "
+    "is set for the default user. In this mode connections are only accepted from the loopback "
+    "interface. If you want to connect from external computers to Redis you may adopt one of the "
+    "following solutions: 1) Just disable protected mode sending the command 'CONFIG SET "
+    "protected-mode no' from the loopback interface by connecting to Redis from the same host the "
+    "server is running, however MAKE SURE Redis is not publicly accessible from internet if you do "
+    "so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the "
+    "protected mode by editing the Redis configuration file, and setting the protected mode option to "
+    "'no', and then restarting the server. 3) If you started the server manually just for testing, "
+    "restart it with the '--protected-mode no' option. 4) Set up an authentication password for the "
+    "default user. NOTE: You only need to do one of the above things in order for the server to start "
+    "accepting connections from the outside."
+)
+HELLO_PROTOVER_NOT_INTEGER = "ERR Protocol version is not an integer or out of range"
+HELLO_SYNTAX = "ERR Syntax error in HELLO option '{}'"
+HELLO_NOAUTH = (
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+    "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+    "RESP protocol version at the same time"
+)
+CLIENT_NAME_CHARS = "ERR Client names cannot contain spaces, newlines or special characters."

@@ -1,0 +1,246 @@
+"""The node: a keyspace, its clients and listeners, and the background cron.
+
+Theory of operation
+-------------------
+:class:`Node` holds everything a running server shares (configuration, keyspace,
+clients, pub/sub, blocked clients, statistics) and owns the asyncio listeners. It is
+separate from its binding: ``Node(config)`` builds the state, ``await node.start()``
+binds (port 0 binds an ephemeral port; :attr:`Node.port` tells which), ``await
+node.close()`` stops. ``async with Node(config) as node:`` does both.
+
+The cron (Redis's ``serverCron``) runs ``hz`` times a second: active expiry of keys
+whose TTL passed, and closing idle clients when ``timeout`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..config import Config
+from ..protocol.encoder import encode
+from .blocking import BlockingManager
+from .client import Client
+from .keyspace import Keyspace
+from .pubsub import PubSub
+from .stats import Stats
+
+log = logging.getLogger("pyredis_cluster")
+
+#: notify-keyspace-events letters; 'A' is an alias for "g$lshzxetd".
+_EVENT_CLASSES = "g$lshzxetdm"
+
+
+def parse_notify_flags(text: str) -> str | None:
+    """Normalise a notify-keyspace-events value; None if it has an unknown letter."""
+    flags = set()
+    for ch in text:
+        if ch == "A":
+            flags |= set("g$lshzxetd")
+        elif ch in _EVENT_CLASSES + "KEn":
+            flags.add(ch)
+        else:
+            return None
+    return "".join(sorted(flags))
+
+
+class Node:
+    def __init__(self, config: Config | None = None) -> None:
+        # Importing the command modules fills the command table.
+        from . import commands  # noqa: F401
+
+        self.config = config or Config()
+        self.keyspace = Keyspace(self.config.databases, track_slots=bool(self.config.cluster_enabled))
+        self.clients: dict[int, Client] = {}
+        self._next_client_id = 1
+        self.pubsub = PubSub()
+        self.stats = Stats()
+        self.blocking = BlockingManager(self.keyspace, self._schedule)
+        self.monitors: list[Client] = []
+        self.dirty = 0
+        self.lastsave = int(time.time())
+        self.run_id = os.urandom(20).hex()
+        #: Cluster routing gate for the dispatch pipeline; set by the cluster layer.
+        self.cluster_router: Callable[..., Any] | None = None
+        self.port = 0
+        self.started_at = time.time()
+        self.shutdown_requested = asyncio.Event() if _has_loop() else None
+        self._servers: list[asyncio.base_events.Server] = []
+        self._cron_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        from .connection import ClientConnection
+
+        self._loop = asyncio.get_running_loop()
+        if self.shutdown_requested is None:
+            self.shutdown_requested = asyncio.Event()
+        port = self.config.port
+        addresses = self.config.bind.split() or ["127.0.0.1"]
+        for address in addresses:
+            optional = address.startswith("-")
+            host = address.lstrip("-")
+            host = None if host == "*" else host
+            try:
+                server = await self._loop.create_server(
+                    lambda: ClientConnection(self), host=host, port=port, reuse_address=True, backlog=511
+                )
+            except OSError as err:
+                if optional:
+                    continue
+                await self.close()
+                raise OSError(err.errno, f"Could not create server TCP listening socket {address}:{port}: {err.strerror}") from err
+            self._servers.append(server)
+            if port == 0:  # ephemeral: every other address binds the same port
+                port = server.sockets[0].getsockname()[1]
+        self.port = port
+        self._cron_task = self._loop.create_task(self._cron())
+
+    async def close(self) -> None:
+        if self._cron_task is not None:
+            self._cron_task.cancel()
+            try:
+                await self._cron_task
+            except asyncio.CancelledError:
+                pass
+            self._cron_task = None
+        for server in self._servers:
+            server.close()
+        for client in list(self.clients.values()):
+            client.on_close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers = []
+
+    async def __aenter__(self) -> Node:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def request_shutdown(self) -> None:
+        if self.shutdown_requested is not None:
+            self.shutdown_requested.set()
+
+    def _schedule(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        loop = self._loop or asyncio.get_running_loop()
+        return loop.call_later(delay, callback)
+
+    async def _cron(self) -> None:
+        while True:
+            hz = max(1, min(500, self.config.hz or 10))
+            await asyncio.sleep(1 / hz)
+            try:
+                self.cron()
+            except Exception:  # the cron must survive a bug in one of its jobs
+                log.exception("error in server cron")
+
+    def cron(self) -> None:
+        """One tick of background work: active expiry, idle clients."""
+        self.keyspace.now_ms = int(time.time() * 1000)
+        self.keyspace.active_expire_cycle()
+        timeout = self.config.timeout
+        if timeout:
+            now = time.time()
+            for client in list(self.clients.values()):
+                if (
+                    now - client.last_interaction > timeout
+                    and client.blocked is None
+                    and not client.subscription_count
+                    and not client.is_monitor
+                ):
+                    log.log(15, "Closing idle client")
+                    client.on_close()
+
+    # -- clients --------------------------------------------------------------------------
+
+    def new_client(self, sink: Callable[[bytes], None]) -> Client:
+        client = Client(self, self._next_client_id, sink)
+        self._next_client_id += 1
+        self.clients[client.id] = client
+        return client
+
+    def forget_client(self, client: Client) -> None:
+        """Clean up after a client that disconnected."""
+        self.clients.pop(client.id, None)
+        if client.blocked is not None:
+            self.blocking.unblock(client)
+        client.unwatch_all()
+        for table, names in (
+            (self.pubsub.channels, client.channels),
+            (self.pubsub.patterns, client.patterns),
+            (self.pubsub.shard_channels, client.shard_channels),
+        ):
+            for name in names:
+                subscribers = table.get(name)
+                if subscribers is not None:
+                    subscribers.pop(client, None)
+                    if not subscribers:
+                        del table[name]
+            names.clear()
+        if client in self.monitors:
+            self.monitors.remove(client)
+        client.killed = True
+
+    # -- notifications ---------------------------------------------------------------------
+
+    def notify_keyspace_event(self, event_class: str, event: str, key: bytes, dbid: int) -> None:
+        """Publish __keyspace@db__:key and/or __keyevent@db__:event (notify-keyspace-events)."""
+        flags = self.config.notify_keyspace_events
+        if not flags or event_class not in flags:
+            return
+        if "K" in flags:
+            self.pubsub.publish(b"__keyspace@%d__:%s" % (dbid, key), event.encode())
+        if "E" in flags:
+            self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, event.encode()), key)
+
+    def feed_monitors(self, c: Client, args: list[bytes]) -> None:
+        """Send a command line to MONITOR clients: ``+1700000000.123456 [0 127.0.0.1:5000] "GET" "k"``."""
+        now = time.time()
+        words = " ".join('"' + _escape_monitor(arg) + '"' for arg in args)
+        line = "%.6f [%d %s] %s" % (now, c.db.index, c.addr, words)
+        data = b"+" + line.encode("utf-8", "surrogateescape") + b"\r\n"
+        for monitor in list(self.monitors):
+            monitor.write_raw(data)
+
+    def encode_for(self, c: Client, value: Any) -> bytes:
+        return encode(value, c.resp)
+
+
+def _escape_monitor(arg: bytes) -> str:
+    """Quote an argument like Redis's sdscatrepr."""
+    out = []
+    for byte in arg:
+        ch = chr(byte)
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif 32 <= byte < 127:
+            out.append(ch)
+        else:
+            out.append("\\x%02x" % byte)
+    return "".join(out)
+
+
+def _has_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+        return True
+    except RuntimeError:
+        return False

@@ -1,0 +1,1 @@
+"""Test doubles for client-library and application authors (see harness.py)."""
