@@ -23,7 +23,7 @@ from typing import TypeVar
 import redis
 
 from pyredis_cluster.cluster.codec import DroppedPacket, decode_packet, encode
-from pyredis_cluster.cluster.messages import Message, MessageHeader, Meet, Ping, PingExt, Pong
+from pyredis_cluster.cluster.messages import Meet, Message, MessageHeader, Ping, PingExt, Pong
 from pyredis_cluster.cluster.nodes import NodeFlags
 from pyredis_cluster.cluster.slots import EMPTY_SLOTS, SlotBitmap
 
@@ -93,7 +93,9 @@ class RealNode:
 
 
 @contextlib.contextmanager
-def real_nodes(count: int, *extra_args_per_node: list[str], node_timeout: int = 3000) -> Iterator[list[RealNode]]:
+def real_nodes(
+    count: int, *extra_args_per_node: list[str], node_timeout: int = 3000
+) -> Iterator[list[RealNode]]:
     """Start ``count`` real cluster nodes; stop them (by PID) and remove their dirs on exit."""
     server = require_redis_server()
     nodes: list[RealNode] = []
@@ -240,7 +242,9 @@ class FakeBusPeer:
     def pump(self, timeout: float = 0.05) -> list[Received]:
         """Accept and read for up to ``timeout`` seconds; return what arrived."""
         new: list[Received] = []
-        readable, _, _ = select.select([self.listener] + [c.sock for c in self.conns.values()], [], [], timeout)
+        readable, _, _ = select.select(
+            [self.listener] + [c.sock for c in self.conns.values()], [], [], timeout
+        )
         for sock in readable:
             if sock is self.listener:
                 accepted, _ = self.listener.accept()
@@ -272,7 +276,9 @@ class FakeBusPeer:
         self.received.extend(new)
         return new
 
-    def pump_until(self, predicate: Callable[[Received], bool], timeout: float = 10.0, what: str = "packet") -> Received:
+    def pump_until(
+        self, predicate: Callable[[Received], bool], timeout: float = 10.0, what: str = "packet"
+    ) -> Received:
         """Pump until a packet matching ``predicate`` arrives (also searching earlier ones)."""
         for item in self.received:
             if predicate(item):
@@ -284,7 +290,9 @@ class FakeBusPeer:
                     return item
         raise TimeoutError(f"timed out waiting for {what}")
 
-    def pump_while(self, condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    def pump_while(
+        self, condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition"
+    ) -> None:
         """Keep pumping (answering pings) until ``condition()`` is true."""
         deadline = time.monotonic() + timeout
         while not condition():
