@@ -479,7 +479,7 @@ def _decode_body(packet: bytes, spans: list[tuple[int, int]] | None) -> Message:
         if extensions:
             # EXT_DATA is framing that ``encode`` derives from the extension list;
             # clearing it here makes decode(encode(m)) == m and encode(decode(b)) == b.
-            header = replace(header, mflags=header.mflags & ~MessageFlags.EXT_DATA)
+            header = replace(header, mflags=MessageFlags(header.mflags.value & ~MessageFlags.EXT_DATA.value))
         return _PING_CLASSES[mtype](header, tuple(gossip), extensions)
     if mtype == MessageType.FAIL:
         return Fail(header, packet[HEADER_SIZE:FAIL_LEN].decode("latin-1"))

@@ -50,7 +50,9 @@ class NodeFlags(enum.Flag, boundary=enum.KEEP):
     """Node flag bits, exactly as in the bus header, gossip entries and Redis 7.0.
 
     ``boundary=KEEP``: bits we do not know (valkey 8 sends 1024 and 2048) survive a
-    decode/encode round trip instead of raising.
+    decode/encode round trip instead of raising. Beware: ``~NodeFlags.X`` inverts
+    only the known bits, so ``flags & ~NodeFlags.X`` also drops unknown ones; that
+    is right for our own state, and what ``clear_flags`` avoids for wire values.
     """
 
     PRIMARY = 1  # wire word "master"
@@ -66,6 +68,12 @@ class NodeFlags(enum.Flag, boundary=enum.KEEP):
 
 
 NO_FLAGS = NodeFlags(0)
+
+
+def clear_flags(flags: NodeFlags, remove: NodeFlags) -> NodeFlags:
+    """``flags`` without ``remove``, keeping bits unknown to this version."""
+    return NodeFlags(flags.value & ~remove.value)
+
 
 # The one mapping from flags to the words of CLUSTER NODES / nodes.conf, in the
 # order Redis prints them. MEET and MIGRATE_TO are never printed.
