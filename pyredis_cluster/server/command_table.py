@@ -32,7 +32,7 @@ from typing import Any
 FLAG_ORDER = (
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
     "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
-    "may_replicate", "sentinel", "only_sentinel", "no_mandatory_keys", "no_multi",
+    "may_replicate", "sentinel", "only_sentinel", "no_mandatory_keys", "no_async_loading", "no_multi",
     "movablekeys", "allow_busy",
 )  # fmt: skip
 #: ACL categories in the order Redis prints them.

@@ -110,3 +110,23 @@ HELLO_NOAUTH = (
     "RESP protocol version at the same time"
 )
 CLIENT_NAME_CHARS = "ERR Client names cannot contain spaces, newlines or special characters."
+
+# -- server / introspection commands (server.py, command_info.py, CLIENT) ---------------
+FUNCTION_FLUSH_MODE = "ERR FUNCTION FLUSH only supports SYNC|ASYNC option"
+FUNCTION_LIBRARY_NAME_MISSING = "ERR library name argument was not given"
+FUNCTION_RESTORE_POLICY = "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+FUNCTION_LIBRARY_NOT_FOUND = "ERR Library not found"
+#: Ours: function libraries need the scripting engine, which is not there yet.
+FUNCTIONS_UNSUPPORTED = "ERR function libraries are not supported by this server yet"
+DUMP_PAYLOAD_INVALID = "ERR DUMP payload version or checksum are wrong"
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+
+
+def subcommand_syntax(sub: bytes, container: bytes) -> str:
+    """Redis's addReplySubcommandSyntaxError."""
+    name = container.decode("utf-8", "replace").upper()
+    return f"ERR unknown subcommand or wrong number of arguments for '{_printable(sub, 128)}'. Try {name} HELP."
+
+
+def unknown_argument(arg: bytes) -> str:
+    return f"ERR Unknown argument {arg.decode('utf-8', 'replace')}"
