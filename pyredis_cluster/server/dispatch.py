@@ -51,9 +51,9 @@ def resolve(args: list[bytes]) -> CommandSpec | ErrorReply:
     spec = lookup(args[0])
     if spec is None:
         return ErrorReply(errors.unknown_command(args[0], args[1:]))
-    if spec.subcommands:
-        if len(args) < 2:
-            return ErrorReply(errors.wrong_arity(spec.name))
+    # A container called alone is checked against its own arity, as Redis does:
+    # CONFIG alone is a wrong-arity error, COMMAND alone runs COMMAND's own handler.
+    if spec.subcommands and len(args) >= 2:
         sub = spec.subcommands.get(args[1].decode("utf-8", "replace").lower())
         if sub is None:
             return ErrorReply(errors.unknown_subcommand(args[1], spec.name))
