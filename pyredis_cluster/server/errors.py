@@ -130,3 +130,15 @@ def subcommand_syntax(sub: bytes, container: bytes) -> str:
 
 def unknown_argument(arg: bytes) -> str:
     return f"ERR Unknown argument {arg.decode('utf-8', 'replace')}"
+
+# -- strings and bitmaps (commands/strings.py, commands/bitmaps.py) --------------------------
+DECR_OVERFLOW = "ERR decrement would overflow"
+OFFSET_OUT_OF_RANGE = "ERR offset is out of range"
+LCS_NOT_STRINGS = "ERR The specified keys must contain string values"
+LCS_LEN_AND_IDX = "ERR If you want both the length and indexes, please just use IDX."
+LCS_TOO_MUCH_MEMORY = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+BITOP_NOT_ONE_KEY = "ERR BITOP NOT must be called with a single source key."
+BITPOS_BIT = "ERR The bit argument must be 1 or 0."
+BITFIELD_TYPE = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+BITFIELD_OVERFLOW_TYPE = "ERR Invalid OVERFLOW type specified"
+BITFIELD_RO_GET_ONLY = "ERR BITFIELD_RO only supports the GET subcommand"
