@@ -323,10 +323,18 @@ def parse_nodes_conf(text: str, now: int) -> NodesConfig | None:
     migrating: dict[int, str] = {}
     importing: dict[int, str] = {}
 
-    def get_node(name: str) -> ClusterNode:
+    implicit: set[str] = set()  # created from a reference before their own line
+
+    def get_node(name: str, own_line: bool = False) -> ClusterNode:
         node = nodes.get(name)
         if node is None:
             node = nodes[name] = ClusterNode(name, ctime=now)
+            if not own_line:
+                implicit.add(name)
+        elif own_line and name in implicit:
+            # Move it to where its own line is, so rendering keeps the file's order.
+            implicit.discard(name)
+            nodes[name] = nodes.pop(name)
         return node
 
     # fgets() semantics: only "\n" ends a line (str.splitlines would also split on \v, \x1c...).
@@ -359,7 +367,7 @@ def parse_nodes_conf(text: str, now: int) -> NodesConfig | None:
             raise fail(f"node line has {len(argv)} fields, at least 8 needed")
         if not is_valid_node_id(argv[0]):
             raise fail(f"invalid node id {argv[0]!r}")
-        node = get_node(argv[0])
+        node = get_node(argv[0], own_line=True)
 
         # ip:port[@cport][,hostname]
         address, comma, hostname = argv[1].partition(",")
