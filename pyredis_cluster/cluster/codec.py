@@ -395,23 +395,17 @@ def _check_length(packet: bytes) -> DroppedPacket | list[tuple[int, int]] | None
                         f"total packet length ({totlen})",
                     )
                 (length,) = struct.unpack_from(">I", packet, explen)
-                if length > 0xFFFF or length < _EXT_HEADER.size:
-                    return DroppedPacket(
-                        DropReason.MALFORMED_EXTENSION,
-                        mtype,
-                        totlen,
-                        None,
-                        f"Received a {name} packet with a malformed extension length ({length} bytes)",
-                    )
-                if length % 8:
+                # 7.0 reads the u32 length into a u16 and checks that value, in this order.
+                length16 = length & 0xFFFF
+                if length16 % 8:
                     return DroppedPacket(
                         DropReason.EXT_PADDING,
                         mtype,
                         totlen,
                         None,
-                        f"Received a {name} packet without proper padding ({length} bytes)",
+                        f"Received a {name} packet without proper padding ({length16} bytes)",
                     )
-                if totlen - explen < length:
+                if totlen - explen < length16:
                     return DroppedPacket(
                         DropReason.EXT_OVERRUN,
                         mtype,
@@ -419,6 +413,16 @@ def _check_length(packet: bytes) -> DroppedPacket | list[tuple[int, int]] | None
                         None,
                         f"Received invalid {name} packet with extension data that exceeds "
                         f"total packet length ({totlen})",
+                    )
+                if length != length16 or length < _EXT_HEADER.size:
+                    # 7.0 would accept this and then walk the wrong bytes (a zero length
+                    # loops on the same spot; a >16-bit one jumps past the check).
+                    return DroppedPacket(
+                        DropReason.MALFORMED_EXTENSION,
+                        mtype,
+                        totlen,
+                        None,
+                        f"Received a {name} packet with a malformed extension length ({length} bytes)",
                     )
                 spans.append((explen, length))
                 explen += length
@@ -508,7 +512,7 @@ def check_frame_start(first8: bytes) -> int:
     """
     if first8[:4] != SIGNATURE:
         raise BusFramingError(f"bad signature {first8[:4]!r} (expected {SIGNATURE!r})")
-    (totlen,) = struct.unpack_from(">I", first8, 4)
+    totlen: int = struct.unpack_from(">I", first8, 4)[0]
     if totlen < HEADER_SIZE:
         raise BusFramingError(f"bad message length {totlen} (minimum {HEADER_SIZE})")
     return totlen

@@ -86,7 +86,7 @@ CLUSTERMSG_TYPE_COUNT = 11
 """Types at or above this are "unknown": accepted, then ignored with a warning."""
 
 # Redis's clusterGetMessageTypeString: the names used in its log lines.
-_TYPE_LOG_NAMES = {
+_TYPE_LOG_NAMES: dict[int, str] = {
     MessageType.PING: "ping",
     MessageType.PONG: "pong",
     MessageType.MEET: "meet",
@@ -103,7 +103,7 @@ _TYPE_LOG_NAMES = {
 
 def message_type_log_name(message_type: int) -> str:
     """The type's name as Redis logs it (``"auth-req"``, ..., ``"unknown"``)."""
-    return _TYPE_LOG_NAMES.get(message_type, "unknown")  # type: ignore[call-overload]
+    return _TYPE_LOG_NAMES.get(message_type, "unknown")
 
 
 class MessageFlags(enum.Flag, boundary=enum.KEEP):

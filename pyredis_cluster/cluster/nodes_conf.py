@@ -425,9 +425,9 @@ def parse_nodes_conf(text: str, now: int) -> NodesConfig | None:
                 peer = get_node(rest[:close]).name
                 (migrating if direction == ">" else importing)[slot] = peer
                 continue
-            start_text, dash, stop_text = arg.partition("-")
+            start_text, range_dash, stop_text = arg.partition("-")
             start = c_atoi(start_text)
-            stop = c_atoi(stop_text) if dash else start
+            stop = c_atoi(stop_text) if range_dash else start
             if not (0 <= start < CLUSTER_SLOTS and 0 <= stop < CLUSTER_SLOTS):
                 raise fail(f"slot range {arg!r} out of range 0..{CLUSTER_SLOTS - 1}")
             for slot in range(start, stop + 1):

@@ -395,6 +395,8 @@ def test_extension_padding_and_overrun() -> None:
     dropped = decode_packet(padded)
     assert isinstance(dropped, DroppedPacket) and dropped.reason is DropReason.EXT_PADDING
     assert dropped.log == "Received a ping packet without proper padding (13 bytes)"  # as logged by 7.0.15
+    short = decode_packet(_set(data, HEADER_SIZE, ">I", 5))  # 7.0 checks padding first
+    assert isinstance(short, DroppedPacket) and short.reason is DropReason.EXT_PADDING
     over = _set(data, HEADER_SIZE, ">I", 24)
     dropped = decode_packet(over)
     assert isinstance(dropped, DroppedPacket) and dropped.reason is DropReason.EXT_OVERRUN
