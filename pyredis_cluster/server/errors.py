@@ -142,3 +142,25 @@ BITPOS_BIT = "ERR The bit argument must be 1 or 0."
 BITFIELD_TYPE = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
 BITFIELD_OVERFLOW_TYPE = "ERR Invalid OVERFLOW type specified"
 BITFIELD_RO_GET_ONLY = "ERR BITFIELD_RO only supports the GET subcommand"
+
+# -- generic key commands (keys.py, sort.py) ---------------------------------------------
+EXPIRE_NX_CONFLICT = "ERR NX and XX, GT or LT options at the same time are not compatible"
+EXPIRE_GT_LT_CONFLICT = "ERR GT and LT options at the same time are not compatible"
+SAME_OBJECT = "ERR source and destination objects are the same"
+INVALID_CURSOR = "ERR invalid cursor"
+MOVE_IN_CLUSTER = "ERR MOVE is not allowed in cluster mode"
+COPY_DB_IN_CLUSTER = "ERR Copying to another database is not allowed in cluster mode"
+SORT_NOT_DOUBLE = "ERR One or more scores can't be converted into double"
+SORT_BY_IN_CLUSTER = "ERR BY option of SORT denied in Cluster mode."
+SORT_GET_IN_CLUSTER = "ERR GET option of SORT denied in Cluster mode."
+_LFU_SWITCH_NOTE = (
+    "Please note that when switching between policies at runtime LRU and LFU data will "
+    "take some time to adjust."
+)
+OBJECT_IDLETIME_UNDER_LFU = "ERR An LFU maxmemory policy is selected, idle time not tracked. " + _LFU_SWITCH_NOTE
+OBJECT_FREQ_WITHOUT_LFU = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. " + _LFU_SWITCH_NOTE
+
+
+def unsupported_option(option: bytes) -> str:
+    """EXPIRE's error for an unknown flag, echoing it as given."""
+    return f"ERR Unsupported option {_printable(option, 1 << 20)}"
