@@ -164,3 +164,29 @@ OBJECT_FREQ_WITHOUT_LFU = "ERR An LFU maxmemory policy is not selected, access f
 def unsupported_option(option: bytes) -> str:
     """EXPIRE's error for an unknown flag, echoing it as given."""
     return f"ERR Unsupported option {_printable(option, 1 << 20)}"
+
+# -- sets and sorted sets (commands/sets.py, commands/sorted_sets.py) ---------------------
+VALUE_MUST_BE_POSITIVE = "ERR value is out of range, must be positive"
+VALUE_OUT_OF_RANGE = "ERR value is out of range"
+NUMKEYS_NOT_POSITIVE = "ERR numkeys should be greater than 0"
+NUMKEYS_TOO_MANY = "ERR Number of keys can't be greater than number of args"
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+COUNT_NOT_POSITIVE = "ERR count should be greater than 0"
+ZSET_MIN_MAX_NOT_FLOAT = "ERR min or max is not a float"
+ZSET_LEX_RANGE_INVALID = "ERR min or max not valid string range item"
+ZSET_SCORE_NAN = "ERR resulting score is not a number (NaN)"
+ZADD_XX_NX = "ERR XX and NX options at the same time are not compatible"
+ZADD_GT_LT_NX = "ERR GT, LT, and/or NX options at the same time are not compatible"
+ZADD_INCR_PAIRS = "ERR INCR option supports a single increment-element pair"
+ZRANGE_LIMIT_NEEDS_BY = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+ZRANGE_BYLEX_WITHSCORES = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+ZSET_WEIGHT_NOT_FLOAT = "ERR weight value is not a float"
+
+
+def value_not_between(low: int, high: int) -> str:
+    """getRangeLongFromObjectOrReply's text for an integer outside [low, high]."""
+    return f"ERR value is out of range, value must between {low} and {high}"
+
+
+def zset_needs_input_key(name: str) -> str:
+    return f"ERR at least 1 input key is needed for '{name}' command"
