@@ -74,11 +74,14 @@ class Client:
         self.multi_error = False
         self.in_exec = False
         self.watched_keys: list[tuple[Database, bytes]] = []
+        #: watched keys that were already expired when WATCHed (Redis's ``wk->expired``):
+        #: their deletion by expiry is not a change, see Database.touch
+        self.watched_stale: set[tuple[Database, bytes]] = set()
         self.watch_dirty = False
-        # pub/sub
-        self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
-        self.shard_channels: set[bytes] = set()
+        # pub/sub: ordered sets (dicts with None values), in subscription order
+        self.channels: dict[bytes, None] = {}
+        self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
         # blocking
         self.blocked: Blocked | None = None
         self.blocked_args: list[bytes] | None = None
@@ -143,6 +146,7 @@ class Client:
                 if not watchers:
                     del db.watched[key]
         self.watched_keys = []
+        self.watched_stale.clear()
         self.watch_dirty = False
 
     def reset_multi(self) -> None:
