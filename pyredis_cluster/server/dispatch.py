@@ -69,34 +69,32 @@ def process_command(c: Client, args: list[bytes]) -> Any:
     node = c.node
     spec = resolve(args)
     if type(spec) is ErrorReply:
-        if c.in_multi:
-            c.multi_error = True
-        return spec
+        return _reject(c, _spec_for_stats(args), spec)
     assert isinstance(spec, CommandSpec)
     name = spec.name
 
     if not c.authenticated and "no_auth" not in spec.flags:
-        if c.in_multi:
-            c.multi_error = True
-        return ErrorReply(errors.NOAUTH)
+        return _reject(c, spec, ErrorReply(errors.NOAUTH))
 
     router = node.cluster_router
     if router is not None and not c.is_master:
         redirect = router(c, spec, args)
         if redirect is not None:
-            if c.in_multi:
-                c.multi_error = True
-            return redirect
+            return _reject(c, spec, redirect)
 
     if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
         base = spec.parent.name if spec.parent else name
         if base not in _SUBSCRIBED_ALLOWED:
-            return ErrorReply(errors.SUBSCRIBE_CONTEXT.format(base))
+            return _reject(c, spec, ErrorReply(errors.SUBSCRIBE_CONTEXT.format(base)), flag_multi=False)
+
+    # CLIENT PAUSE: the command waits (the client is blocked) until the pause ends.
+    pause = node.client_pause
+    if pause is not None and pause.postpones(c, spec):
+        return pause.postpone(c, spec, args)
 
     if c.in_multi and (spec.parent.name if spec.parent else name) not in _NOT_QUEUED:
         if "no_multi" in spec.flags:
-            c.multi_error = True
-            return ErrorReply(errors.NOT_ALLOWED_IN_MULTI)
+            return _reject(c, spec, ErrorReply(errors.NOT_ALLOWED_IN_MULTI))
         c.multi_queue.append((spec, args))
         return QUEUED
 
@@ -106,13 +104,30 @@ def process_command(c: Client, args: list[bytes]) -> Any:
     return reply
 
 
+def _reject(c: Client, spec: CommandSpec | None, reply: ErrorReply, flag_multi: bool = True) -> ErrorReply:
+    """A gate refused the command: flag a surrounding MULTI, count a rejected call."""
+    if flag_multi and c.in_multi:
+        c.multi_error = True
+    c.node.stats.record_rejected(spec, reply)
+    return reply
+
+
+def _spec_for_stats(args: list[bytes]) -> CommandSpec | None:
+    """The (sub)command a refused request named, if it exists (for rejected_calls)."""
+    spec = lookup(args[0])
+    if spec is not None and spec.subcommands and len(args) >= 2:
+        return spec.subcommands.get(args[1].decode("utf-8", "replace").lower())
+    return spec
+
+
 def call(c: Client, spec: CommandSpec, args: list[bytes]) -> Any:
     """Execute a resolved command (Redis's ``call()``): used by the pipeline and by EXEC."""
     node = c.node
     if not c.in_exec:
         node.keyspace.now_ms = int(time.time() * 1000)
-    if node.monitors and "skip_monitor" not in spec.flags and "admin" not in spec.flags:
-        node.feed_monitors(c, args)
+    # A blocked client's command re-run because its keys became ready: Redis counts
+    # the call and shows it to MONITOR once, when it first ran.
+    reprocessing = c.blocked is not None
     started = time.perf_counter()
     try:
         reply = spec.handler(c, args)  # type: ignore[misc]
@@ -121,7 +136,13 @@ def call(c: Client, spec: CommandSpec, args: list[bytes]) -> Any:
     except Exception:  # a bug of ours must never reach the client as a traceback
         log.exception("internal error while running %r", args[:8])
         reply = ErrorReply("ERR internal error while executing the command (see the server log)")
-    node.stats.record_call(spec, time.perf_counter() - started, type(reply) is ErrorReply)
+    if not reprocessing:
+        node.stats.record_call(spec, time.perf_counter() - started, reply)
+        # After running, as Redis 7.0 does: MULTI/EXEC show in order, SELECT shows its new db.
+        if node.monitors and "skip_monitor" not in spec.flags and "admin" not in spec.flags:
+            node.feed_monitors(c, args)
+    elif type(reply) is ErrorReply:
+        node.stats.record_failed(spec, reply)
     c.last_command = spec.name
     if type(reply) is Blocked and (c.in_exec or c.in_multi):
         return reply.timeout_reply

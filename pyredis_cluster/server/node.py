@@ -61,6 +61,10 @@ class Node:
         self.stats = Stats()
         self.blocking = BlockingManager(self.keyspace, self._schedule)
         self.monitors: list[Client] = []
+        #: CLIENT PAUSE state (commands/connection.py), consulted by the dispatch pipeline.
+        self.client_pause: Any = None
+        #: DEBUG SET-ACTIVE-EXPIRE 0 turns the cron's active expiry off (tests rely on it).
+        self.active_expire_enabled = True
         self.dirty = 0
         self.lastsave = int(time.time())
         self.run_id = os.urandom(20).hex()
@@ -145,7 +149,9 @@ class Node:
     def cron(self) -> None:
         """One tick of background work: active expiry, idle clients."""
         self.keyspace.now_ms = int(time.time() * 1000)
-        self.keyspace.active_expire_cycle()
+        if self.active_expire_enabled:
+            self.keyspace.active_expire_cycle()
+        self.stats.sample()
         timeout = self.config.timeout
         if timeout:
             now = time.time()
@@ -202,16 +208,41 @@ class Node:
             self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, event.encode()), key)
 
     def feed_monitors(self, c: Client, args: list[bytes]) -> None:
-        """Send a command line to MONITOR clients: ``+1700000000.123456 [0 127.0.0.1:5000] "GET" "k"``."""
-        now = time.time()
-        words = " ".join('"' + _escape_monitor(arg) + '"' for arg in args)
-        line = "%.6f [%d %s] %s" % (now, c.db.index, c.addr, words)
+        """Send a command line to MONITOR clients: ``+1700000000.123456 [0 127.0.0.1:5000] "GET" "k"``.
+
+        Passwords are shown as "(redacted)", as Redis 7.0 does for AUTH, HELLO ... AUTH
+        and MIGRATE ... AUTH/AUTH2. (A script's client shows its ``addr``, "lua".)
+        """
+        now_us = time.time_ns() // 1000
+        words = " ".join('"' + _escape_monitor(arg) + '"' for arg in _redact(args))
+        line = "%d.%06d [%d %s] %s" % (now_us // 1_000_000, now_us % 1_000_000, c.db.index, c.addr, words)
         data = b"+" + line.encode("utf-8", "surrogateescape") + b"\r\n"
         for monitor in list(self.monitors):
             monitor.write_raw(data)
 
     def encode_for(self, c: Client, value: Any) -> bytes:
         return encode(value, c.resp)
+
+
+_REDACTED = b"(redacted)"
+
+
+def _redact(args: list[bytes]) -> list[bytes]:
+    """Hide the secrets of AUTH, HELLO's AUTH option and MIGRATE's AUTH/AUTH2 options."""
+    name = args[0].lower()
+    if name == b"auth":
+        return args[:1] + [_REDACTED] * (len(args) - 1)
+    if name not in (b"hello", b"migrate"):
+        return args
+    shown = list(args)
+    i = 1
+    while i < len(shown):
+        word = shown[i].lower()
+        hidden = 2 if word == b"auth2" or (word == b"auth" and name == b"hello") else 1 if word == b"auth" else 0
+        for j in range(i + 1, min(len(shown), i + 1 + hidden)):
+            shown[j] = _REDACTED
+        i += 1 + hidden
+    return shown
 
 
 def _escape_monitor(arg: bytes) -> str:
