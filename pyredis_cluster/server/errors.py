@@ -190,3 +190,9 @@ def value_not_between(low: int, high: int) -> str:
 
 def zset_needs_input_key(name: str) -> str:
     return f"ERR at least 1 input key is needed for '{name}' command"
+
+# -- pub/sub and transactions (commands/pubsub.py, commands/transactions.py) ----------------
+#: SUBSCRIBE-family command from a client that must get exactly one reply (inside EXEC).
+DENY_BLOCKING_SUBSCRIBE = "ERR {} isn't allowed for a DENY BLOCKING client"
+#: EXEC when a gate refuses the transaction as a whole at EXEC time (OOM, NOREPLICAS...).
+EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"
