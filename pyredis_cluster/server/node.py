@@ -55,6 +55,8 @@ class Node:
 
         self.config = config or Config()
         self.keyspace = Keyspace(self.config.databases, track_slots=bool(self.config.cluster_enabled))
+        self.keyspace.on_expired = self._key_expired
+        self.keyspace.on_keymiss = self._key_missed
         self.clients: dict[int, Client] = {}
         self._next_client_id = 1
         self.pubsub = PubSub()
@@ -149,6 +151,7 @@ class Node:
     def cron(self) -> None:
         """One tick of background work: active expiry, idle clients."""
         self.keyspace.now_ms = int(time.time() * 1000)
+        self._sync_lfu_settings()
         if self.active_expire_enabled:
             self.keyspace.active_expire_cycle()
         self.stats.sample()
@@ -196,6 +199,22 @@ class Node:
         client.killed = True
 
     # -- notifications ---------------------------------------------------------------------
+
+    def _key_expired(self, db: Any, key: bytes) -> None:
+        """A key was deleted because its TTL passed (lazily or by the cron)."""
+        self.notify_keyspace_event("x", "expired", key, db.index)
+
+    def _key_missed(self, db: Any, key: bytes) -> None:
+        """A read command looked up a key that does not exist."""
+        if self.config.notify_keyspace_events:
+            self.notify_keyspace_event("m", "keymiss", key, db.index)
+
+    def _sync_lfu_settings(self) -> None:
+        """Tell the keyspace whether lookups must count LFU frequency (maxmemory-policy)."""
+        keyspace, config = self.keyspace, self.config
+        keyspace.lfu_enabled = "lfu" in str(config.maxmemory_policy)
+        keyspace.lfu_log_factor = int(config.lfu_log_factor)
+        keyspace.lfu_decay_time = int(config.lfu_decay_time)
 
     def notify_keyspace_event(self, event_class: str, event: str, key: bytes, dbid: int) -> None:
         """Publish __keyspace@db__:key and/or __keyevent@db__:event (notify-keyspace-events)."""
