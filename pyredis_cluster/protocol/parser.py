@@ -18,6 +18,21 @@ that arrived whole.
 Redis's limits are enforced here, with Redis's exact error texts (``Protocol error:
 ...``); on such an error the connection replies ``-ERR <text>`` and closes, as Redis does.
 Unauthenticated clients get the tighter limits Redis applies before AUTH.
+
+Two consequences of Redis's C implementation are reproduced because clients can see them:
+
+* Redis looks for the end of a line with ``strchr``, which stops at a NUL byte. A NUL
+  before the line's ``\n`` (inline) or ``\r`` (``*``/``$`` count lines) hides the end of
+  the line: the request never completes, and once more than 64 KB are buffered the
+  client gets "too big ..." and is disconnected.
+* Redis applies the 64 KB line limit after each read from the socket, and reads 16 KB at
+  a time (``PROTO_IOBUF_LEN``). A line longer than 64 KB is therefore refused only if a
+  read ended after 64 KB of it without its end in sight: lines up to 80 KB can pass
+  when they arrive in one burst. We cannot see Redis's reads, so we model them: the
+  bytes of each :meth:`RequestParser.feed` are taken as consecutive 16 KB reads, and
+  the end of a feed as the end of a read. With one burst from a fresh connection this
+  gives Redis's answer exactly; otherwise the outcome depends on packet timing for
+  Redis too.
 """
 
 from __future__ import annotations
@@ -30,6 +45,8 @@ PROTO_INLINE_MAX_SIZE = 64 * 1024
 UNAUTHENTICATED_MAX_MULTIBULK = 10
 #: Largest bulk length accepted from a client that has not authenticated yet.
 UNAUTHENTICATED_MAX_BULK = 16384
+#: How much Redis reads from a client socket at a time (``PROTO_IOBUF_LEN``).
+PROTO_IOBUF_LEN = 16 * 1024
 #: Default for the ``proto-max-bulk-len`` option (512 MB).
 DEFAULT_PROTO_MAX_BULK_LEN = 512 * 1024 * 1024
 _INT_MAX = 2**31 - 1
@@ -39,7 +56,16 @@ _ESCAPES = {110: 10, 114: 13, 116: 9, 98: 8, 97: 7}  # n r t b a
 
 
 class ProtocolError(Exception):
-    """A request Redis would refuse; ``str(err)`` is the text after ``-ERR ``."""
+    """A request Redis would refuse; ``str(err)`` is the text after ``-ERR ``.
+
+    The text may carry one byte of the request as a character from U+0000 to U+00FF
+    (``expected '$', got 'x'``): encode it with latin-1 to get Redis's exact bytes.
+    """
+
+
+def _error_char(byte: int) -> str:
+    """A request byte quoted in an error: Redis writes it raw, but CR and LF as spaces."""
+    return " " if byte in (10, 13) else chr(byte)
 
 
 def strict_int(data: bytes) -> int | None:
@@ -134,13 +160,14 @@ class RequestParser:
     inline lines) are skipped silently, as Redis does.
     """
 
-    __slots__ = ("_buf", "_pos", "_argc", "_args", "authenticated", "max_bulk_len")
+    __slots__ = ("_buf", "_pos", "_argc", "_args", "_fed_from", "authenticated", "max_bulk_len")
 
     def __init__(self, max_bulk_len: int = DEFAULT_PROTO_MAX_BULK_LEN, authenticated: bool = True) -> None:
         self._buf = bytearray()
         self._pos = 0
         self._argc = 0  # arguments still expected by the multibulk request in progress
         self._args: list[bytes] = []
+        self._fed_from = 0  # where the bytes of the last feed() start in _buf
         self.authenticated = authenticated
         self.max_bulk_len = max_bulk_len
 
@@ -148,6 +175,7 @@ class RequestParser:
         if self._pos and self._pos == len(self._buf):
             self._buf.clear()
             self._pos = 0
+        self._fed_from = len(self._buf)
         self._buf += data
 
     @property
@@ -190,15 +218,42 @@ class RequestParser:
     def _compact(self) -> None:
         if self._pos > 65536 or self._pos == len(self._buf):
             del self._buf[: self._pos]
+            self._fed_from = max(0, self._fed_from - self._pos)
             self._pos = 0
+
+    def _line_refused(self, pos: int, end: int) -> bool:
+        """True if Redis would have refused the line at ``pos`` before seeing its end at ``end``.
+
+        That happens when one of its 16 KB reads ended more than 64 KB into the line with
+        ``end`` not read yet (see the module docstring for the model of the reads).
+        """
+        limit = pos + PROTO_INLINE_MAX_SIZE  # a read must end beyond this for a refusal
+        if end <= limit:
+            return False
+        first = self._fed_from
+        if first > limit:  # the previous feed already ended past the limit
+            return first <= end
+        boundary = first + ((limit - first) // PROTO_IOBUF_LEN + 1) * PROTO_IOBUF_LEN
+        return boundary <= end
+
+    def _wait_for_line(self, pos: int, too_big: str) -> bool:
+        """No end of line (yet): refuse once more than 64 KB wait, else ask for more bytes."""
+        if len(self._buf) - pos > PROTO_INLINE_MAX_SIZE:
+            raise ProtocolError("Protocol error: " + too_big)
+        return False
+
+    def _has_nul(self, pos: int, end: int) -> bool:
+        """A NUL in ``[pos, end)`` hides ``end`` from Redis's ``strchr``."""
+        return self._buf.find(b"\x00", pos, end) != -1
 
     def _parse_inline(self) -> list[bytes] | None:
         buf, pos = self._buf, self._pos
         newline = buf.find(b"\n", pos)
-        if newline == -1:
-            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
-                raise ProtocolError("Protocol error: too big inline request")
+        if newline == -1 or self._has_nul(pos, newline):
+            self._wait_for_line(pos, "too big inline request")
             return None
+        if self._line_refused(pos, newline):
+            raise ProtocolError("Protocol error: too big inline request")
         end = newline - 1 if newline > pos and buf[newline - 1] == 13 else newline
         line = bytes(buf[pos:end])
         self._pos = newline + 1
@@ -210,10 +265,12 @@ class RequestParser:
     def _start_multibulk(self) -> bool:
         buf, pos = self._buf, self._pos
         cr = buf.find(b"\r", pos)
-        if cr == -1 or cr + 1 >= len(buf):
-            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
-                raise ProtocolError("Protocol error: too big mbulk count string")
-            return False
+        if cr == -1 or self._has_nul(pos, cr):
+            return self._wait_for_line(pos, "too big mbulk count string")
+        if self._line_refused(pos, cr):
+            raise ProtocolError("Protocol error: too big mbulk count string")
+        if cr + 1 >= len(buf):
+            return False  # Redis wants one more byte (the \n it then skips unchecked)
         count = strict_int(bytes(buf[pos + 1 : cr]))
         if count is None or count > _INT_MAX:
             raise ProtocolError("Protocol error: invalid multibulk length")
@@ -231,15 +288,24 @@ class RequestParser:
         size = len(buf)
         while self._argc:
             cr = buf.find(b"\r", pos)
-            if cr == -1 or cr + 1 >= size:
-                if size - pos > PROTO_INLINE_MAX_SIZE:
-                    raise ProtocolError("Protocol error: too big bulk count string")
+            if cr != -1 and cr + 1 < size and buf[pos] == 36:  # '$': the common case
+                length = strict_int(bytes(buf[pos + 1 : cr]))
+            else:
+                length = None
+            if length is None:
+                # The slow path, where Redis's checks come in its order.
                 self._pos = pos
-                return None
-            if buf[pos] != 36:  # '$'
-                raise ProtocolError(f"Protocol error: expected '$', got '{chr(buf[pos])}'")
-            length = strict_int(bytes(buf[pos + 1 : cr]))
-            if length is None or length < 0 or length > self.max_bulk_len:
+                if cr == -1 or self._has_nul(pos, cr):
+                    self._wait_for_line(pos, "too big bulk count string")
+                    return None
+                if self._line_refused(pos, cr):
+                    raise ProtocolError("Protocol error: too big bulk count string")
+                if cr + 1 >= size:
+                    return None
+                if buf[pos] != 36:
+                    raise ProtocolError(f"Protocol error: expected '$', got '{_error_char(buf[pos])}'")
+                raise ProtocolError("Protocol error: invalid bulk length")
+            if length < 0 or length > self.max_bulk_len:
                 raise ProtocolError("Protocol error: invalid bulk length")
             if length > UNAUTHENTICATED_MAX_BULK and not self.authenticated:
                 raise ProtocolError("Protocol error: unauthenticated bulk length")

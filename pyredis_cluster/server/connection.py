@@ -13,7 +13,10 @@ Fairness: a client that sends a huge pipeline is served at most
 :data:`MAX_COMMANDS_PER_TURN` commands per event-loop turn, then yields, so other
 clients keep getting answers. A client that does not read its replies makes its
 transport buffer fill up; asyncio then calls ``pause_writing`` and we stop reading
-from that client (back pressure) instead of buffering without bound.
+from that client, and stop running the commands it already sent (back pressure),
+instead of buffering without bound. For that to work within a batch too, a batch's
+replies are handed to the transport as soon as they pass :data:`OUTPUT_FLUSH_BYTES`
+(a pipeline of GETs of a big value must not build a huge reply in memory first).
 
 A protocol error is answered with ``-ERR Protocol error: ...`` and the connection is
 closed after the reply, as Redis does. A blocked client (BLPOP) keeps its unread
@@ -38,6 +41,8 @@ log = logging.getLogger("pyredis_cluster")
 
 #: Commands served from one client before letting the event loop serve others.
 MAX_COMMANDS_PER_TURN = 1000
+#: Replies gathered in a batch beyond which they are written at once (back pressure).
+OUTPUT_FLUSH_BYTES = 256 * 1024
 
 
 def _is_loopback(host: str) -> bool:
@@ -51,6 +56,7 @@ class ClientConnection(asyncio.Protocol):
         self.client: Client | None = None
         self.parser = RequestParser(max_bulk_len=node.config.proto_max_bulk_len)
         self._out: list[bytes] | None = None  # replies gathered during a batch
+        self._out_size = 0  # bytes in _out
         self._closing = False
         self._paused_reading = False
         self._resume_scheduled = False
@@ -91,6 +97,8 @@ class ClientConnection(asyncio.Protocol):
         if client is None or self._closing:
             return
         self.node.stats.net_input_bytes += len(data)
+        # Redis reads proto-max-bulk-len live: CONFIG SET applies to open connections too.
+        self.parser.max_bulk_len = self.node.config.proto_max_bulk_len
         self.parser.feed(data)
         if self.parser.buffered > self.node.config.client_query_buffer_limit:
             log.warning("Closing client that reached max query buffer length: id=%d addr=%s", client.id, client.addr)
@@ -121,6 +129,7 @@ class ClientConnection(asyncio.Protocol):
         out = self._out
         if out is not None:
             out.append(data)
+            self._out_size += len(data)
         elif self.transport is not None and not self.transport.is_closing():
             self.node.stats.net_output_bytes += len(data)
             self.transport.write(data)
@@ -131,13 +140,15 @@ class ClientConnection(asyncio.Protocol):
         parser = self.parser
         out: list[bytes] = []
         self._out = out
+        self._out_size = 0
         served = 0
         try:
             while not self._closing and client.blocked is None and not client.paused:
                 try:
                     args = parser.next_command()
                 except ProtocolError as err:
-                    out.append(b"-ERR %s\r\n" % str(err).encode())
+                    # latin-1: the text may quote one raw request byte (see ProtocolError)
+                    out.append(b"-ERR %s\r\n" % str(err).encode("latin-1"))
                     log.log(15, "Protocol error (%s) from client: id=%d addr=%s", err, client.id, client.addr)
                     client.close_after_reply = True
                     break
@@ -150,18 +161,28 @@ class ClientConnection(asyncio.Protocol):
                 if client.close_after_reply:
                     break
                 served += 1
+                if self._out_size >= OUTPUT_FLUSH_BYTES:
+                    self._flush(out)  # may call pause_writing() at once
+                    if self._paused_reading:
+                        break  # resume_writing() carries on with the rest
                 if served >= MAX_COMMANDS_PER_TURN:
                     self._schedule_resume()
                     break
         finally:
             self._out = None
-            if out:
-                data = b"".join(out)
-                self.node.stats.net_output_bytes += len(data)
-                if self.transport is not None:
-                    self.transport.write(data)
+            self._flush(out)
             if client.close_after_reply:
                 self.close()
+
+    def _flush(self, out: list[bytes]) -> None:
+        """Hand the replies gathered so far to the transport."""
+        if out:
+            data = b"".join(out)
+            out.clear()
+            self._out_size = 0
+            self.node.stats.net_output_bytes += len(data)
+            if self.transport is not None:
+                self.transport.write(data)
 
     def _schedule_resume(self) -> None:
         if not self._resume_scheduled:
