@@ -196,3 +196,5 @@ def zset_needs_input_key(name: str) -> str:
 DENY_BLOCKING_SUBSCRIBE = "ERR {} isn't allowed for a DENY BLOCKING client"
 #: EXEC when a gate refuses the transaction as a whole at EXEC time (OOM, NOREPLICAS...).
 EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"
+SORT_BY_ACL_DENIED = "ERR BY option of SORT denied due to insufficient ACL permissions."
+SORT_GET_ACL_DENIED = "ERR GET option of SORT denied due to insufficient ACL permissions."
