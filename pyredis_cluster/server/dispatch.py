@@ -85,7 +85,8 @@ def process_command(c: Client, args: list[bytes]) -> Any:
     if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
         base = spec.parent.name if spec.parent else name
         if base not in _SUBSCRIBED_ALLOWED:
-            return _reject(c, spec, ErrorReply(errors.SUBSCRIBE_CONTEXT.format(base)), flag_multi=False)
+            # Redis names the command by its full name here ('config|get').
+            return _reject(c, spec, ErrorReply(errors.SUBSCRIBE_CONTEXT.format(name)), flag_multi=False)
 
     # CLIENT PAUSE: the command waits (the client is blocked) until the pause ends.
     pause = node.client_pause

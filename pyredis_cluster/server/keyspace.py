@@ -377,23 +377,53 @@ class Database:
         return True
 
     def touch(self, key: bytes) -> None:
-        """Report that ``key`` changed: WATCHing clients' transactions will fail."""
+        """Report that ``key`` changed: WATCHing clients' transactions will fail.
+
+        Except for a client that WATCHed the key when it had already expired
+        (``client.watched_stale``): the deletion of such a key is no change to what
+        that client saw, so only its stale mark goes (Redis 7.0's touchWatchedKey).
+        """
         watchers = self.watched.get(key)
         if watchers:
             for client in watchers:
+                stale = client.watched_stale
+                if stale and (self, key) in stale and key not in self.data:
+                    stale.discard((self, key))
+                    continue
                 client.watch_dirty = True
 
-    def touch_all(self) -> None:
-        """Every watched key changed (FLUSHDB, SWAPDB...)."""
-        for key in self.watched:
-            self.touch(key)
+    def touch_all(self, replaced_with: Database | None = None) -> None:
+        """Invalidate WATCHes before this db is emptied (FLUSHDB/FLUSHALL) or, with
+        ``replaced_with``, swapped with another (SWAPDB): Redis's touchAllWatchedKeysInDb.
+
+        A watched key changed if it exists here or in ``replaced_with``, with Redis's
+        care for keys that had expired when WATCHed: a stale key that goes away, or is
+        replaced by another expired key, is no change; a missing key replaced by an
+        expired one becomes stale instead.
+        """
+        for key, watchers in self.watched.items():
+            here = key in self.data
+            there = replaced_with is not None and key in replaced_with.data
+            if not (here or there):
+                continue
+            for client in watchers:
+                entry = (self, key)
+                if entry in client.watched_stale:
+                    if not there:
+                        client.watched_stale.discard(entry)
+                        continue
+                    if replaced_with is not None and replaced_with.is_expired(key):
+                        continue
+                elif not here and replaced_with is not None and replaced_with.is_expired(key):
+                    client.watched_stale.add(entry)
+                    continue
+                client.watch_dirty = True
 
     def flush(self) -> int:
         """Delete every key; return how many there were."""
         count = len(self.data)
-        for key in list(self.watched):
-            if key in self.data:
-                self.touch(key)
+        if self.watched:
+            self.touch_all()
         self.data = {}
         self.expires = {}
         self._expiry_index = SortedList()
