@@ -196,5 +196,27 @@ def zset_needs_input_key(name: str) -> str:
 DENY_BLOCKING_SUBSCRIBE = "ERR {} isn't allowed for a DENY BLOCKING client"
 #: EXEC when a gate refuses the transaction as a whole at EXEC time (OOM, NOREPLICAS...).
 EXECABORT_BECAUSE = "EXECABORT Transaction discarded because of: {}"
+SWAPDB_IN_CLUSTER = "ERR SWAPDB is not allowed in cluster mode"
+SWAPDB_FIRST_INDEX = "ERR invalid first DB index"
+SWAPDB_SECOND_INDEX = "ERR invalid second DB index"
+NO_SHUTDOWN_IN_PROGRESS = "ERR No shutdown in progress."
+MONITOR_DENY_BLOCKING = "ERR MONITOR isn't allowed for DENY BLOCKING client"
+DEBUG_RELOAD_OPTIONS = "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+DEBUG_PROTOCOL_TYPE = (
+    "ERR Wrong protocol type name. Please use one of the following: "
+    "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false"
+)
+DEBUG_PUSH_RESP2 = "ERR RESP2 is not supported by this command"
+DEBUG_MEMORY_VALUE = "ERR argument must be a memory value"
+POSITIVE_COUNT = "ERR positive count needed"
 SORT_BY_ACL_DENIED = "ERR BY option of SORT denied due to insufficient ACL permissions."
 SORT_GET_ACL_DENIED = "ERR GET option of SORT denied due to insufficient ACL permissions."
+CONFIG_NO_FILE = "ERR The server is running without a config file"
+
+
+def config_set_unknown(name: str) -> str:
+    return f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+
+
+def config_set_failed(name: str, reason: str) -> str:
+    return f"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
