@@ -218,7 +218,8 @@ class Node:
 
     def notify_keyspace_event(self, event_class: str, event: str, key: bytes, dbid: int) -> None:
         """Publish __keyspace@db__:key and/or __keyevent@db__:event (notify-keyspace-events)."""
-        flags = self.config.notify_keyspace_events
+        # Hot path (every write calls it): read the option without Config.__getattr__'s name mangling.
+        flags = self.config._values["notify-keyspace-events"]
         if not flags or event_class not in flags:
             return
         if "K" in flags:
