@@ -326,6 +326,8 @@ def _incr_by(c: Client, key: bytes, increment: int) -> int:
         current = 0
     elif type(value) is not bytes:
         raise _wrong_type()
+    elif value.isdigit() and len(value) < 19 and (value[0] != 48 or len(value) == 1):
+        current = int(value)  # the common case, already canonical: skip strict_int's checks
     else:
         current = strict_int(value)
         if current is None:
