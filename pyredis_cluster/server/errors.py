@@ -220,3 +220,7 @@ def config_set_unknown(name: str) -> str:
 
 def config_set_failed(name: str, reason: str) -> str:
     return f"ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+GETKEYS_INVALID_COMMAND = "ERR Invalid command specified"
+GETKEYS_NO_KEYS = "ERR The command has no key arguments"
+GETKEYS_WRONG_ARGS = "ERR Invalid number of arguments specified for command"
+GETKEYS_INVALID_ARGS = "ERR Invalid arguments specified for command"
