@@ -144,9 +144,9 @@ def test_bitfield(our_port, real_redis_port):
 
 
 def test_bitmaps_wrong_type(our_port, real_redis_port):
-    """Bitmap commands against a list key (needs LPUSH from the list module)."""
+    """Bitmap commands against a set key."""
     assert_same(our_port, real_redis_port, [
-        ["LPUSH", "l", "x"], ["SETBIT", "l", "0", "1"], ["SETBIT", "l", "-1", "1"], ["SETBIT", "l", "0", "5"],
+        ["SADD", "l", "x"], ["SETBIT", "l", "0", "1"], ["SETBIT", "l", "-1", "1"], ["SETBIT", "l", "0", "5"],
         ["GETBIT", "l", "0"], ["GETBIT", "l", "x"], ["BITCOUNT", "l"], ["BITCOUNT", "l", "x"], ["BITPOS", "l", "1"],
         ["BITPOS", "l", "2"], ["BITPOS", "l", "1", "x"], ["SET", "s", "a"], ["BITOP", "AND", "d", "s", "l"],
         ["BITOP", "AND", "l", "s"], ["TYPE", "l"], ["BITOP", "NOT", "d", "l"], ["BITFIELD", "l", "GET", "u8", "0"],

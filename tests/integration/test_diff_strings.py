@@ -251,9 +251,9 @@ def test_lcs_longer_strings(our_port, real_redis_port):
 
 
 def test_wrong_types(our_port, real_redis_port):
-    """Every string command against a list key (needs LPUSH from the list module)."""
+    """Every string command against a set key."""
     script = [
-        ["LPUSH", "l", "x"], ["GET", "l"], ["SET", "l", "v", "GET"], ["SET", "l", "v", "NX", "GET"],
+        ["SADD", "l", "x"], ["GET", "l"], ["SET", "l", "v", "GET"], ["SET", "l", "v", "NX", "GET"],
         ["SET", "l", "v", "EX", "0", "GET"], ["SET", "l", "v", "FOO", "GET"], ["GETSET", "l", "v"], ["GETEX", "l"],
         ["GETEX", "l", "EX", "0"], ["GETEX", "l", "FOO"], ["GETDEL", "l"], ["MGET", "l", "nokey"], ["INCR", "l"],
         ["DECR", "l"], ["INCRBY", "l", "1"], ["INCRBY", "l", "x"], ["DECRBY", "l", "1"], ["INCRBYFLOAT", "l", "1"],
@@ -261,8 +261,8 @@ def test_wrong_types(our_port, real_redis_port):
         ["SUBSTR", "l", "0", "1"], ["SETRANGE", "l", "0", "x"], ["SETRANGE", "l", "0", ""], ["SETRANGE", "l", "-1", "x"],
         ["SETRANGE", "l", str(2**40), "x"], ["STRLEN", "l"], ["LCS", "l", "nokey"], ["LCS", "nokey", "l", "FOO"],
         ["SETNX", "l", "v"], ["MSETNX", "l", "v"], ["SET", "l", "v", "NX"], ["SET", "l", "v", "XX"], ["GET", "l"],
-        ["LPUSH", "l2", "x"], ["SETEX", "l2", "100", "v"], ["GET", "l2"], ["LPUSH", "l3", "x"], ["MSET", "l3", "v"],
-        ["GET", "l3"], ["LPUSH", "l4", "x"], ["SET", "l4", "v"], ["GET", "l4"],
+        ["SADD", "l2", "x"], ["SETEX", "l2", "100", "v"], ["GET", "l2"], ["SADD", "l3", "x"], ["MSET", "l3", "v"],
+        ["GET", "l3"], ["SADD", "l4", "x"], ["SET", "l4", "v"], ["GET", "l4"],
     ]  # fmt: skip
     assert_same(our_port, real_redis_port, script)
 
