@@ -41,7 +41,7 @@ from typing import Any
 
 from ...protocol.encoder import OK, Status
 from .. import errors
-from ..args import ArgCursor, parse_int, parse_int_range
+from ..args import ArgCursor, parse_int
 from ..client import Client
 from ..command_table import KeySpec, command, container
 from ..errors import CommandError
@@ -63,7 +63,9 @@ SHARED_REFCOUNT = 2**31 - 1
 
 def _parse_db_index(c: Client, arg: bytes) -> Database:
     """A database number argument (MOVE, COPY DB): an int, then an existing database."""
-    index = parse_int_range(arg, INT_MIN, INT_MAX)
+    index = parse_int(arg)
+    if not INT_MIN <= index <= INT_MAX:  # Redis's getIntFromObjectOrReply
+        raise CommandError(errors.value_not_between(INT_MIN, INT_MAX))
     if not 0 <= index < len(c.node.keyspace):
         raise CommandError(errors.DB_INDEX_OUT_OF_RANGE)
     return c.node.keyspace[index]
