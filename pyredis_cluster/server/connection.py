@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from ..protocol.parser import ProtocolError, RequestParser
@@ -97,6 +98,8 @@ class ClientConnection(asyncio.Protocol):
         if client is None or self._closing:
             return
         self.node.stats.net_input_bytes += len(data)
+        self.node.stats.total_reads_processed += 1
+        client.last_interaction = time.time()  # CLIENT LIST idle=, and the idle timeout
         # Redis reads proto-max-bulk-len live: CONFIG SET applies to open connections too.
         self.parser.max_bulk_len = self.node.config.proto_max_bulk_len
         self.parser.feed(data)

@@ -224,3 +224,23 @@ GETKEYS_INVALID_COMMAND = "ERR Invalid command specified"
 GETKEYS_NO_KEYS = "ERR The command has no key arguments"
 GETKEYS_WRONG_ARGS = "ERR Invalid number of arguments specified for command"
 GETKEYS_INVALID_ARGS = "ERR Invalid arguments specified for command"
+INVALID_CLIENT_ID = "ERR Invalid client ID"
+NO_SUCH_CLIENT = "ERR No such client"
+CLIENT_ID_POSITIVE = "ERR client-id should be greater than 0"
+CLIENT_PAUSE_MODE = "ERR CLIENT PAUSE mode must be WRITE or ALL"
+TIMEOUT_NOT_INTEGER = "ERR timeout is not an integer or out of range"
+CLIENT_UNBLOCK_REASON = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+UNBLOCKED = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+CLIENT_CACHING_NOT_TRACKING = (
+    "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"
+)
+#: Ours: client-side caching is not implemented.
+TRACKING_UNSUPPORTED = "ERR CLIENT TRACKING is not supported by this server"
+
+
+def unknown_client_type(name: bytes) -> str:
+    return f"ERR Unknown client type '{name.decode('utf-8', 'replace')}'"
+
+
+def no_such_user(name: bytes) -> str:
+    return f"ERR No such user '{name.decode('utf-8', 'replace')}'"
