@@ -16,7 +16,7 @@ that clients can observe:
   expired keys without deleting them.
 
 Expire times are absolute unix milliseconds internally. EXPIRE/PEXPIRE add the
-command's (frozen) time; the seconds forms multiply by 1000; Redis's overflow checks
+current time (the clock, like Redis's mstime(), not the command's frozen time); the seconds forms multiply by 1000; Redis's overflow checks
 ("invalid expire time") are done in that order. A time already in the past deletes the
 key, fires "del" and still answers 1 (on a replica the time is stored instead and the
 primary's DEL removes the key). TTL rounds to the nearest second, as Redis does.
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import copy as _copy
 import importlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +60,17 @@ SHARED_REFCOUNT = 2**31 - 1
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _wall_ms() -> int:
+    """The current time, not the command's frozen one.
+
+    Redis 7.0 freezes time only to decide whether keys are expired (also for a whole
+    MULTI/EXEC); the EXPIRE family's base time, "already in the past" and TTL's
+    remaining time read the clock, so a TTL read late in a transaction can be 0 while
+    the key is still visible.
+    """
+    return int(time.time() * 1000)
 
 
 def _parse_db_index(c: Client, arg: bytes) -> Database:
@@ -205,7 +217,7 @@ def _expire_generic(c: Client, args: list[bytes], relative: bool, seconds: bool)
         if when > LLONG_MAX // 1000 or when < -(LLONG_MAX // 1000):
             raise CommandError(invalid)
         when *= 1000
-    now = c.node.keyspace.now_ms
+    now = _wall_ms()
     base = now if relative else 0
     if when > LLONG_MAX - base:
         raise CommandError(invalid)
@@ -288,7 +300,7 @@ def _ttl_generic(c: Client, key: bytes, in_ms: bool, absolute: bool) -> int:
     when = db.get_expire(key)
     if when is None:
         return -1
-    ttl = max(0, when if absolute else when - c.node.keyspace.now_ms)
+    ttl = max(0, when if absolute else when - _wall_ms())
     return ttl if in_ms else (ttl + 500) // 1000
 
 
