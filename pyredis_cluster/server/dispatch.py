@@ -80,7 +80,7 @@ def process_command(c: Client, args: list[bytes]) -> Any:
     if router is not None and not c.is_master:
         redirect = router(c, spec, args)
         if redirect is not None:
-            return _reject(c, spec, redirect)
+            return _reject(c, spec, redirect, redirect=True)
 
     if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
         base = spec.parent.name if spec.parent else name
@@ -105,11 +105,20 @@ def process_command(c: Client, args: list[bytes]) -> Any:
     return reply
 
 
-def _reject(c: Client, spec: CommandSpec | None, reply: ErrorReply, flag_multi: bool = True) -> ErrorReply:
+def _reject(
+    c: Client, spec: CommandSpec | None, reply: ErrorReply, flag_multi: bool = True, redirect: bool = False
+) -> ErrorReply:
     """A gate refused the command: flag a surrounding MULTI, count a rejected call."""
     if flag_multi and c.in_multi:
         c.multi_error = True
     c.node.stats.record_rejected(spec, reply)
+    if spec is not None and spec.name == "exec":
+        # Redis's execCommandAbort: a refused EXEC ends the transaction (in MULTI or not)
+        # and says why; a cluster redirection only discards it.
+        c.reset_multi()
+        if not redirect:
+            reason = reply[4:] if reply.startswith("ERR ") else reply
+            return ErrorReply(errors.EXECABORT_BECAUSE.format(reason))
     return reply
 
 
