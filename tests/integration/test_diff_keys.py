@@ -440,7 +440,7 @@ def test_sort_lists_zsets_and_hash_patterns(our_port, real_redis_port):
         ["HSET", "h_c", "f", "2"], ["SET", "h_bb", "notahash"],
         ["SORT", "z", "BY", "h_*->f"], ["SORT", "z", "BY", "h_*->f", "GET", "h_*->name", "GET", "#"],
         ["SORT", "z", "BY", "h_*->f", "DESC", "GET", "h_*->name", "STORE", "hd"], ["LRANGE", "hd", "0", "-1"],
-        ["SORT", "z", "BY", "h_*->nofield", "ALPHA"], ["SORT", "z", "ALPHA", "GET", "h_*->"], ["SORT", "z", "ALPHA", "GET", "h_*-"],
+        ["SORT", "l", "BY", "h_*->nofield", "ALPHA"], ["SORT", "z", "ALPHA", "GET", "h_*->"], ["SORT", "z", "ALPHA", "GET", "h_*-"],
         ["SORT", "z", "ALPHA", "GET", "h_*->f->x"], ["SORT", "z", "ALPHA", "GET", "h_->f*"],
         ["SORT", "l", "BY", "h_*->f"], ["SORT", "l", "GET", "h_*"],
         ["HSET", "hash", "a", "1"], ["SORT", "hash"], ["SORT_RO", "hash"],

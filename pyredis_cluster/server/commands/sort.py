@@ -34,7 +34,6 @@ searches stop at a NUL byte.
 
 from __future__ import annotations
 
-import importlib
 import math
 import re
 from collections.abc import Callable
@@ -126,11 +125,15 @@ def _elements(value: Any, type_: str) -> list[bytes]:
 
 
 def _zset_members_by_rank(value: Any) -> list[bytes]:
-    for name in ("members_by_rank", "ordered_members", "ordered"):
-        method = getattr(value, name, None)
-        if method is not None:
-            return list(method())
-    return list(value)
+    """Members of a sorted set (sorted_sets.ZSetValue: ``order`` of (score, member))."""
+    return [member for _, member in value.order]
+
+
+def _convert_zset_for_sort(value: Any) -> None:
+    """Redis converts a listpack sorted set to a skiplist before sorting it (visible in
+    OBJECT ENCODING afterwards), whatever the options."""
+    if getattr(value, "listpack", False):
+        value.listpack = False
 
 
 def _hash_field(value: Any, field: bytes) -> bytes | None:
@@ -142,11 +145,9 @@ def _hash_field(value: Any, field: bytes) -> bytes | None:
 
 def _new_list(elements: list[bytes]) -> Any:
     """A list value of the lists module holding ``elements``."""
-    lists = importlib.import_module(f"{__package__}.lists")
-    factory = getattr(lists, "new_list", None)
-    if factory is not None:
-        return factory(elements)
-    return lists.ListValue(elements)
+    from .lists import new_list
+
+    return new_list(elements)
 
 
 # -- pattern lookups ---------------------------------------------------------------------
@@ -295,6 +296,8 @@ def _sort_generic(c: Client, args: list[bytes], readonly: bool) -> Any:
         # Sort anyway so that what is stored (or replicated from a script) does not
         # depend on the set's internal order.
         request.dont_sort, request.alpha, request.by = False, True, None
+    if type_ == "zset":
+        _convert_zset_for_sort(value)
     elements = _elements(value, type_) if value is not None else []
     start, end = _limit_range(request, len(elements))
     if request.dont_sort:
