@@ -420,10 +420,15 @@ def parse_value(option: Option, text: str) -> Any:
             raise ConfigError(_enum_error(option.name))
         return lowered
     if kind == "flags":
-        return _parse_shutdown_flags(option.name, text.split())
+        return _parse_shutdown_flags(option.name, _split_multi(text))
     if kind == "special":
-        return _SPECIAL_PARSERS[option.name](text.split() if option.name in MULTI_ARG else [text])
+        return _SPECIAL_PARSERS[option.name](_split_multi(text) if option.name in MULTI_ARG else [text])
     return text
+
+
+def _split_multi(text: str) -> list[str]:
+    """How Redis splits a multi-word value: on each single space (so "a  b" has an empty word)."""
+    return text.split(" ") if text else []
 
 
 def _enum_error(name: str) -> str:
@@ -439,13 +444,12 @@ def _parse_int(text: str) -> int | None:
 
 def _parse_shutdown_flags(name: str, words: list[str]) -> str:
     flags = {word.lower() for word in words}
-    if not flags or not flags <= set(ENUMS[name]) or ("default" in flags and len(flags) > 1):
+    if not flags or not flags <= set(ENUMS[name]):
         raise ConfigError(_enum_error(name))
     if {"save", "nosave"} <= flags:
         raise ConfigError("shutdown options SAVE and NOSAVE can't be used simultaneously")
-    if flags == {"default"}:
-        return "default"
-    return " ".join(flag for flag in _SHUTDOWN_FLAG_ORDER if flag in flags)
+    # "default" is no flag at all: it only shows when nothing else is set.
+    return " ".join(flag for flag in _SHUTDOWN_FLAG_ORDER if flag in flags) or "default"
 
 
 def _parse_save(words: list[str]) -> str:
@@ -521,9 +525,9 @@ def _parse_percentiles(words: list[str]) -> str:
         try:
             value = float(word)
         except ValueError:
-            raise ConfigError("latency-tracking-info-percentiles should be a number between 0 and 100") from None
+            raise ConfigError("Invalid latency-tracking-info-percentiles parameters") from None
         if not 0.0 <= value <= 100.0:
-            raise ConfigError("latency-tracking-info-percentiles should be a number between 0 and 100")
+            raise ConfigError("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
         values.append(value)
     return " ".join((f"{v:f}".rstrip("0").rstrip(".") or "0") for v in values)
 

@@ -273,7 +273,7 @@ def client_list(c: Client, args: list[bytes]) -> Any:
         wanted_ids = set()
         while cursor:
             client_id = strict_int(cursor.take())
-            if client_id is None or client_id <= 0:
+            if client_id is None:
                 raise CommandError(errors.INVALID_CLIENT_ID)
             wanted_ids.add(client_id)
     elif cursor:
@@ -390,7 +390,7 @@ def client_pause(c: Client, args: list[bytes]) -> Any:
         if mode not in ("write", "all"):
             raise CommandError(errors.CLIENT_PAUSE_MODE)
     elif len(args) > 4:
-        raise CommandError(errors.SYNTAX)
+        raise CommandError(errors.subcommand_syntax(args[1], args[0]))
     node = c.node
     if node.client_pause is None:
         node.client_pause = ClientPause(node)
@@ -499,7 +499,7 @@ def client_unblock(c: Client, args: list[bytes]) -> Any:
             raise CommandError(errors.CLIENT_UNBLOCK_REASON)
         as_error = reason == b"error"
     elif len(args) > 4:
-        raise CommandError(errors.SYNTAX)
+        raise CommandError(errors.subcommand_syntax(args[1], args[0]))
     node = c.node
     target = node.clients.get(target_id)
     if target is None or target.blocked is None or not target.blocked.keys:
