@@ -15,7 +15,19 @@ import socket
 
 import hiredis
 
-IMPLICIT_ACL = {"@write", "@read", "@admin", "@dangerous", "@pubsub", "@fast", "@blocking", "@slow"}
+
+def implicit_acl(flags: list[str]) -> set[str]:
+    """The ACL categories the command table derives from the flags (so they are not declared).
+
+    Only those: FLUSHALL's @dangerous or LASTSAVE's @admin are explicit and must be kept.
+    """
+    derived = {"@slow"} if "fast" not in flags else {"@fast"}
+    for flag, category in (("write", "@write"), ("readonly", "@read"), ("pubsub", "@pubsub"), ("blocking", "@blocking")):
+        if flag in flags:
+            derived.add(category)
+    if "admin" in flags:
+        derived |= {"@admin", "@dangerous"}
+    return derived
 
 
 def query(port: int, *args: str) -> object:
@@ -68,7 +80,7 @@ def keyspec_source(spec: list) -> str:
 def declaration(entry: list, docs: dict) -> str:
     name, arity, flags, _first, _last, _step, acl, tips, keyspecs, _subs = entry
     flags = [f for f in flags if f != "movablekeys"]
-    acl = [a for a in acl if a not in IMPLICIT_ACL]
+    acl = [a for a in acl if a not in implicit_acl(flags)]
     lines = [f'@command("{name}", {arity}, "{" ".join(flags)}", "{" ".join(acl)}"']
     if keyspecs:
         lines.append("    keys=[" + ", ".join(keyspec_source(ks) for ks in keyspecs) + "]")

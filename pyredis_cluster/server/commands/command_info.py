@@ -185,6 +185,8 @@ def _keys_with_flags(spec: CommandSpec, args: list[bytes]) -> list[tuple[int, li
         return [(pos, flags) for pos in spec.getkeys(args)]
     found: list[tuple[int, list[str]]] = []
     seen: set[int] = set()
+    if any(_bad_key_count(ks, args) for ks in spec.key_specs):
+        return []  # Redis refuses the whole line when a key count is unusable
     for ks in spec.key_specs:
         flags = _variable_flags(spec, args) if "variable_flags" in ks.flags else None
         for pos in ks.key_positions(args):
@@ -192,6 +194,21 @@ def _keys_with_flags(spec: CommandSpec, args: list[bytes]) -> list[tuple[int, li
                 seen.add(pos)
                 found.append((pos, flags or _key_flags(ks.flags)))
     return found
+
+
+def _bad_key_count(ks: KeySpec, args: list[bytes]) -> bool:
+    """A keynum spec whose count is not a number, is negative, or names more keys than there are."""
+    if ks.keynum is None or ks.index is None:
+        return False
+    numidx, firstkey, step = ks.keynum
+    position = ks.index + numidx
+    if position >= len(args):
+        return True
+    try:
+        count = int(args[position])
+    except ValueError:
+        return True
+    return count < 0 or ks.index + firstkey + (count - 1) * step >= len(args)
 
 
 def _variable_flags(spec: CommandSpec, args: list[bytes]) -> list[str] | None:
@@ -211,7 +228,7 @@ def _getkeys(args: list[bytes], with_flags: bool) -> Any:
         spec = spec.subcommands.get(line[1].decode("utf-8", "replace").lower())
     if spec is None:
         raise CommandError(errors.GETKEYS_INVALID_COMMAND)
-    if not spec.key_specs and spec.getkeys is None:
+    if spec.getkeys is None and all("not_key" in ks.flags.split() for ks in spec.key_specs):
         raise CommandError(errors.GETKEYS_NO_KEYS)
     if (spec.arity > 0 and spec.arity != len(line)) or len(line) < -spec.arity:
         raise CommandError(errors.GETKEYS_WRONG_ARGS)

@@ -174,7 +174,7 @@ def check_client_name(name: bytes) -> None:
 
 # -- CLIENT ---------------------------------------------------------------------------------
 
-container("client", "@connection", group="connection", since="2.4.0",
+container("client", group="connection", since="2.4.0",
           summary="Inspect and manage client connections", complexity="Depends on the subcommand.")  # fmt: skip
 
 #: CLIENT LIST/KILL TYPE names; "slave" and "replica" are the same type.

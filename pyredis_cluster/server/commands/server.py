@@ -73,7 +73,7 @@ def _flush_mode(args: list[bytes]) -> None:
         raise CommandError(errors.SYNTAX)
 
 
-@command("flushall", -1, "write", "@keyspace", group="server", since="1.0.0",
+@command("flushall", -1, "write", "@keyspace @dangerous", group="server", since="1.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
          summary="Delete every key of every database",
          complexity="O(N) in the total number of keys")  # fmt: skip
@@ -91,7 +91,7 @@ def flushall(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
-@command("flushdb", -1, "write", "@keyspace", group="server", since="1.0.0",
+@command("flushdb", -1, "write", "@keyspace @dangerous", group="server", since="1.0.0",
          tips="request_policy:all_shards response_policy:all_succeeded",
          summary="Delete every key of the selected database",
          complexity="O(N) in the number of keys of the database")  # fmt: skip
@@ -248,7 +248,7 @@ def help_reply(container_name: str, entries: list[tuple[str, str]]) -> list[Any]
 # -- databases ----------------------------------------------------------------------------
 
 
-@command("swapdb", 3, "write fast", "@keyspace", group="server", since="4.0.0",
+@command("swapdb", 3, "write fast", "@keyspace @dangerous", group="server", since="4.0.0",
          summary="Exchange the contents of two databases",
          complexity="O(N) in the number of clients watching or blocked on keys of the two databases")  # fmt: skip
 def swapdb(c: Client, args: list[bytes]) -> Any:
@@ -298,7 +298,7 @@ def _pretend_saved(c: Client) -> None:
     node.rdb_saves = getattr(node, "rdb_saves", 0) + 1
 
 
-@command("lastsave", 1, "loading stale fast", "", group="server", since="1.0.0",
+@command("lastsave", 1, "loading stale fast", "@admin @dangerous", group="server", since="1.0.0",
          tips="nondeterministic_output",
          summary="Unix time of the last successful save", complexity="O(1)")  # fmt: skip
 def lastsave(c: Client, args: list[bytes]) -> Any:
@@ -637,7 +637,7 @@ def info_text(node: Any, sections: list[str]) -> bytes:
     return "\r\n".join(blocks).encode("utf-8", "surrogateescape")
 
 
-@command("info", -1, "loading stale", "", group="server", since="1.0.0",
+@command("info", -1, "loading stale", "@dangerous", group="server", since="1.0.0",
          tips="nondeterministic_output request_policy:all_shards response_policy:special",
          summary="Facts and statistics about the server", complexity="O(1)")  # fmt: skip
 def info(c: Client, args: list[bytes]) -> Any:
