@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import socket
 import struct
 import sys
 import time
@@ -1017,6 +1018,8 @@ def config_get(c: Client, args: list[bytes]) -> Any:
     config = c.node.config
     for arg in args[2:]:
         for name, value in config.get_matching(arg.decode("utf-8", "surrogateescape")):
+            if name.lower() == "port" and c.node.port:
+                value = str(c.node.port)  # the port we got when started with port 0
             found.setdefault(name.lower(), (name, value))
     return Map([(name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape"))
                 for name, value in found.values()])  # fmt: skip
@@ -1032,13 +1035,54 @@ def _apply_config(node: Any, name: str) -> None:
     elif name == "dir":
         os.chdir(config.dir)
         config.dir = os.getcwd()
-    elif name == "port":
-        rebind = getattr(node, "rebind", None)
-        if rebind is not None and int(config.port) != node.port:
+    elif name == "port" and int(config.port) != node.port and node._servers:
+        try:
+            _listen_on_port(node, int(config.port))
+        except OSError as err:
+            raise ConfigError(f"Unable to listen on this port: {err.strerror}") from None
+
+
+def _listen_on_port(node: Any, port: int) -> None:
+    """CONFIG SET port: bind the new port on every bind address first (so a failure changes
+    nothing), then close the old listeners; open connections stay, as in Redis."""
+    from ..connection import ClientConnection
+
+    sockets: list[socket.socket] = []
+    try:
+        for address in str(node.config.bind).split() or ["127.0.0.1"]:
+            host = address.lstrip("-")
+            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
-                rebind(int(config.port))
-            except OSError as err:
-                raise ConfigError(f"Unable to listen on this port: {err.strerror}") from None
+                sock.bind((host, port))
+            except OSError:
+                if address.startswith("-"):  # optional address, as at start-up
+                    sockets.pop().close()
+                    continue
+                raise
+            sock.listen(511)
+            sock.setblocking(False)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    loop = node._loop
+    for server in node._servers:
+        server.close()
+    node._servers = []
+
+    async def serve(sock: socket.socket) -> None:
+        node._servers.append(await loop.create_server(lambda: ClientConnection(node), sock=sock))
+
+    for sock in sockets:
+        loop.create_task(serve(sock))
+    if sockets:
+        node.port = sockets[0].getsockname()[1]
 
 
 @command("config|set", -4, "admin noscript loading stale", "", group="server", since="2.0.0",
