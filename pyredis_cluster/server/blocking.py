@@ -32,6 +32,11 @@ class BlockingManager:
         #: schedule(delay_seconds, callback) -> handle with .cancel(); the node's event loop
         self.schedule = schedule
         self.blocked_clients = 0
+        #: While a blocked command is re-run for a key that became ready, that key.
+        #: Redis 7.0 serves a client from the ready key only (not from the first of its
+        #: keys that happens to be non-empty), and leaves it blocked when that key holds
+        #: another type; handlers read this to do the same.
+        self.serving_key: bytes | None = None
 
     def block(self, c: Client, spec: CommandSpec, args: list[bytes], blocked: Blocked) -> None:
         """Park client ``c`` until one of ``blocked.keys`` is ready or the deadline passes."""
@@ -105,8 +110,12 @@ class BlockingManager:
                     assert spec is not None and args is not None
                     saved_db = c.db
                     c.db = db
-                    reply = call(c, spec, args)
-                    c.db = saved_db
+                    self.serving_key = key
+                    try:
+                        reply = call(c, spec, args)
+                    finally:
+                        self.serving_key = None
+                        c.db = saved_db
                     if type(reply) is Blocked:
                         continue
                     self.unblock(c)

@@ -244,3 +244,14 @@ def unknown_client_type(name: bytes) -> str:
 
 def no_such_user(name: bytes) -> str:
     return f"ERR No such user '{name.decode('utf-8', 'replace')}'"
+
+# -- lists and hashes (commands/lists.py, commands/hashes.py) --------------------------------
+LPOS_RANK_ZERO = (
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+    "or use negative to start from the end of the list"
+)
+LPOS_COUNT_NEGATIVE = "ERR COUNT can't be negative"
+LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
+HASH_VALUE_NOT_INTEGER = "ERR hash value is not an integer"
+HASH_VALUE_NOT_FLOAT = "ERR hash value is not a float"
+INCREMENT_NAN_OR_INF = "ERR value is NaN or Infinity"
