@@ -484,3 +484,45 @@ def test_command_getkeys(our_port, real_redis_port):
         ["COMMAND", "GETKEYS", "COPY", "a", "b", "DB", "1"], ["COMMAND", "GETKEYS", "DEL", "a", "b", "c"],
         ["COMMAND", "GETKEYS", "OBJECT", "ENCODING", "k"],
     ])  # fmt: skip
+
+
+# -- random sequences -------------------------------------------------------------------------------
+
+_KEYS = ["a", "b", "c", "{x}"]
+_TIMES = [str(FUTURE_S), str(FUTURE_S + 7), "1", "-5"]
+
+
+def _random_command() -> st.SearchStrategy[list[str]]:
+    key = st.sampled_from(_KEYS)
+    when = st.sampled_from(_TIMES)
+    flag = st.sampled_from([[], ["NX"], ["XX"], ["GT"], ["LT"], ["XX", "GT"]])
+    return st.one_of(
+        st.builds(lambda k, v: ["SET", k, v], key, st.sampled_from(["1", "v"])),
+        st.builds(lambda k, v: ["SET", k, v, "KEEPTTL"], key, st.sampled_from(["2", "w"])),
+        st.builds(lambda k: ["SADD", k, "m"], key),
+        st.builds(lambda k: ["RPUSH", k, "e"], key),
+        st.builds(lambda ks: ["DEL", *ks], st.lists(key, min_size=1, max_size=3)),
+        st.builds(lambda ks: ["EXISTS", *ks], st.lists(key, min_size=1, max_size=3)),
+        st.builds(lambda k, t, f: ["EXPIREAT", k, t, *f], key, when, flag),
+        st.builds(lambda k, t, f: ["PEXPIREAT", k, t + "000", *f], key, when, flag),
+        st.builds(lambda k: ["PERSIST", k], key),
+        st.builds(lambda k: ["EXPIRETIME", k], key),
+        st.builds(lambda k: ["TTL", k], key),
+        st.builds(lambda k: ["TYPE", k], key),
+        st.builds(lambda a, b: ["RENAME", a, b], key, key),
+        st.builds(lambda a, b: ["RENAMENX", a, b], key, key),
+        st.builds(lambda a, b, r: ["COPY", a, b, *r], key, key, st.sampled_from([[], ["REPLACE"]])),
+        st.builds(lambda k, d: ["MOVE", k, d], key, st.sampled_from(["0", "1"])),
+        st.builds(lambda k: ["SORT", k, "ALPHA"], key),
+        st.builds(lambda k, d: ["SORT", k, "ALPHA", "STORE", d], key, key),
+        st.just(["DBSIZE"]),
+    )
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=st.lists(_random_command(), min_size=10, max_size=40))
+def test_random_generic_command_sequences(our_port, real_redis_port, script):
+    """Random interleavings of writes, TTL changes, renames, copies and moves over a few
+    keys: every reply byte for byte (absolute expire times keep them deterministic)."""
+    script = [*script, ["SELECT", "1"], ["DBSIZE"], ["EXPIRETIME", "a"], ["TYPE", "b"]]
+    assert_same(our_port, real_redis_port, script, resps=(2,))
