@@ -32,7 +32,10 @@ this from its reverse-binary bucket cursor. We order keys by a stable 63-bit has
 keep their position, so a key that was not returned yet is always at or after the
 cursor, whatever was added or deleted meanwhile; keys sharing a position are always
 returned together. The index costs a sorted insertion per new key, so a database
-builds it only when the first SCAN arrives; until then SET and DEL pay nothing.
+builds it only when the first SCAN arrives; until then SET and DEL pay nothing. Since
+a position is a pure function of the key, the index is only a cache: the cron drops
+it after a minute without SCAN (:meth:`Keyspace.release_idle_scan_indexes`), and a
+cursor handed out before stays valid when the next SCAN rebuilds it.
 
 Three kinds of bookkeeping hang off key changes, and data-type modules must report
 their changes for them to work; in particular **new keys must be created with**
@@ -182,6 +185,13 @@ class Keyspace:
         return deleted
 
 
+    def release_idle_scan_indexes(self, idle_ms: int = 60_000) -> None:
+        """Drop the SCAN index of databases not scanned for ``idle_ms`` (a cache only)."""
+        for db in self.databases:
+            if db._scan_index is not None and self.now_ms - db._scan_used_ms > idle_ms:
+                db._scan_index = None
+
+
 class Database:
     """One numbered database (SELECT n)."""
 
@@ -197,6 +207,7 @@ class Database:
         self.lfu: dict[bytes, int] = {}
         #: keys in SCAN order; None until the first SCAN of this database
         self._scan_index: ScanIndex | None = None
+        self._scan_used_ms = 0
         #: WATCHing clients per key; each is marked dirty when the key changes.
         self.watched: dict[bytes, set[Any]] = {}
         #: slot -> keys in that slot (insertion ordered), only in cluster mode.
@@ -501,6 +512,7 @@ class Database:
         """
         if self._scan_index is None:
             self._scan_index = ScanIndex(self.data)
+        self._scan_used_ms = self.keyspace.now_ms
         return self._scan_index.page(cursor, count)
 
     def random_key(self, rng: random.Random | None = None) -> bytes | None:

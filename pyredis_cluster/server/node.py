@@ -152,6 +152,7 @@ class Node:
         """One tick of background work: active expiry, idle clients."""
         self.keyspace.now_ms = int(time.time() * 1000)
         self._sync_lfu_settings()
+        self.keyspace.release_idle_scan_indexes()
         if self.active_expire_enabled:
             self.keyspace.active_expire_cycle()
         self.stats.sample()

@@ -334,3 +334,23 @@ def test_swap_contents_moves_keys_ttls_and_indexes():
     assert first.next_expiry() is None
     assert second.scan(0, 10) == (0, [b"a"])
     assert first.scan(0, 10) == (0, [b"b"])
+
+
+def test_idle_scan_index_is_dropped_and_old_cursors_stay_valid():
+    ks = make_keyspace()
+    db = ks[0]
+    for i in range(100):
+        db.add(b"k%d" % i, b"v")
+    cursor, first = db.scan(0, 10)
+    ks.now_ms += 30_000
+    ks.release_idle_scan_indexes()
+    assert db._scan_index is not None  # used 30 s ago: kept
+    ks.now_ms += 31_000
+    ks.release_idle_scan_indexes()
+    assert db._scan_index is None  # a minute idle: dropped, writes are free again
+    rest = []
+    while cursor:
+        cursor, page = db.scan(cursor, 10)  # rebuilt on demand, same positions
+        rest += page
+    assert sorted(first + rest) == sorted(db.data)
+    assert not set(first) & set(rest)
