@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...protocol.encoder import OK, Status
+from ...protocol.parser import strict_int
 from .. import errors
 from ..args import ArgCursor, parse_int
 from ..client import Client
@@ -91,11 +92,6 @@ def copy_value(value: Any) -> Any:
     if duplicate is not None:
         return duplicate()
     return _copy.deepcopy(value)
-
-
-def _signal(c: Client, db: Database, key: bytes) -> None:
-    """signalModifiedKey on a database that may not be the client's."""
-    db.touch(key)
 
 
 def _notify(c: Client, db: Database, event: str, key: bytes) -> None:
@@ -408,8 +404,8 @@ def move(c: Client, args: list[bytes]) -> Any:
     if when is not None:
         target_db.set_expire(key, when)
     source_db.delete(key)
-    _signal(c, source_db, key)
-    _signal(c, target_db, key)
+    source_db.touch(key)
+    target_db.touch(key)
     _notify(c, source_db, "move_from", key)
     _notify(c, target_db, "move_to", key)
     c.node.dirty += 1
@@ -450,7 +446,7 @@ def copy(c: Client, args: list[bytes]) -> Any:
     target_db.add(new_key, copy_value(value))
     if when is not None:
         target_db.set_expire(new_key, when)
-    _signal(c, target_db, new_key)
+    target_db.touch(new_key)
     _notify(c, target_db, "copy_to", new_key)
     c.node.dirty += 1
     return 1
@@ -566,8 +562,9 @@ _ENCODING_HELPERS = {
     "zset": ("sorted_sets", "zset_encoding"),
     "stream": ("streams", "stream_encoding"),
 }
-#: What to say for a type whose module has no helper yet.
-_DEFAULT_ENCODINGS = {"list": "quicklist", "set": "hashtable", "hash": "hashtable", "zset": "skiplist", "stream": "stream"}
+#: What to say for a type whose module has no helper (yet).
+_DEFAULT_ENCODINGS = {"string": "raw", "list": "quicklist", "set": "hashtable", "hash": "hashtable",
+                      "zset": "skiplist", "stream": "stream"}  # fmt: skip
 
 
 def _encoding_helper(type_: str) -> Callable[[Any], str] | None:
@@ -587,25 +584,10 @@ def value_encoding(value: Any) -> str:
     helper = _encoding_helper(type_)
     if helper is not None:
         return helper(value)
-    if type_ == "string":
-        return _string_encoding_fallback(value)
     own = getattr(value, "encoding", None)
     if own is not None:
         return own() if callable(own) else str(own)
     return _DEFAULT_ENCODINGS.get(type_, "unknown")
-
-
-def _string_encoding_fallback(value: bytes) -> str:
-    """Redis's tryObjectEncoding for a string set as a whole (SET): int, embstr or raw."""
-    if len(value) <= 20 and _as_long(value) is not None:
-        return "int"
-    return "embstr" if len(value) <= 44 else "raw"
-
-
-def _as_long(value: bytes) -> int | None:
-    from ...protocol.parser import strict_int
-
-    return strict_int(value)
 
 
 def _object_lookup(c: Client, key: bytes) -> Any:
@@ -646,7 +628,7 @@ def object_refcount(c: Client, args: list[bytes]) -> Any:
     if value is None:
         return None
     if type(value) is bytes and value_encoding(value) == "int" and _shared_integers_enabled(c):
-        number = _as_long(value)
+        number = strict_int(value)
         if number is not None and 0 <= number < SHARED_INTEGERS:
             return SHARED_REFCOUNT
     return 1
