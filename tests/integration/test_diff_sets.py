@@ -210,3 +210,37 @@ def test_random_replies_have_redis_shapes(our_port: int, real_redis_port: int) -
             if a[:1] in b"*~":
                 assert a.split(b"\r\n", 1)[0] == b.split(b"\r\n", 1)[0], (resp, cmd, a, b)
             assert a[:1] == b[:1], (resp, cmd, a, b)
+
+
+EVENTS_SCRIPT: list[Command] = [
+    ["SADD", "s", "1", "2", "3"], ["SADD", "s", "1"], ["SREM", "s", "1", "9"], ["SREM", "s", "9"],
+    ["SMOVE", "s", "t", "2"], ["SMOVE", "s", "t", "3"], ["SMOVE", "t", "t", "2"], ["SPOP", "t"], ["SPOP", "t", "5"],
+    ["SADD", "a", "x", "y"], ["SADD", "b", "y"], ["SINTERSTORE", "d", "a", "b"], ["SUNIONSTORE", "d", "a", "b"],
+    ["SDIFFSTORE", "d", "a", "b"], ["SDIFFSTORE", "d", "a", "a"], ["SINTERSTORE", "d", "a", "nokey"],
+    ["SPOP", "a", "1"], ["SPOP", "a", "0"], ["SREM", "b", "y"],
+]  # fmt: skip
+
+
+def keyspace_events(port: int, script: Sequence[Command]) -> list[list[bytes]]:
+    """The keyspace notifications (K and E) a script publishes, in order."""
+    run_script(port, [])
+    with RawClient(port) as admin, RawClient(port) as listener:
+        admin.raw("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        try:
+            listener.raw("PSUBSCRIBE", "__key*__:*", "done")
+            listener.raw("SUBSCRIBE", "done")
+            for cmd in script:
+                admin.raw(*cmd)
+            admin.raw("PUBLISH", "done", "x")
+            events = []
+            while True:
+                message = listener.read_reply()[0]
+                if message[0] == b"message":
+                    return events
+                events.append(message[2:])
+        finally:
+            admin.raw("CONFIG", "SET", "notify-keyspace-events", "")
+
+
+def test_keyspace_events_match_redis(our_port: int, real_redis_port: int) -> None:
+    assert keyspace_events(our_port, EVENTS_SCRIPT) == keyspace_events(real_redis_port, EVENTS_SCRIPT)

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.differential import Command, assert_same, run_script
+from tests.integration.test_diff_sets import keyspace_events
 from tests.support import RawClient, wait_until
 
 ZADD_SCRIPT: list[Command] = [
@@ -387,3 +388,19 @@ def test_random_sequences_match_redis(our_port: int, real_redis_port: int, scrip
     with _lock:
         assert_same(our_port, real_redis_port, lex_free)
         assert_same(our_port, real_redis_port, lex_only)
+
+
+EVENTS_SCRIPT: list[Command] = [
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"], ["ZADD", "z", "1", "a"], ["ZADD", "z", "XX", "1", "new"],
+    ["ZINCRBY", "z", "1", "a"], ["ZADD", "z", "INCR", "0", "a"], ["ZREM", "z", "a", "zz"], ["ZREM", "z", "zz"],
+    ["ZREMRANGEBYSCORE", "z", "2", "2"], ["ZREMRANGEBYRANK", "z", "0", "0"], ["ZREMRANGEBYLEX", "z", "[d", "[d"],
+    ["ZREMRANGEBYSCORE", "z", "100", "200"], ["ZPOPMIN", "z"], ["ZADD", "z", "1", "a", "2", "b"], ["ZPOPMAX", "z", "5"],
+    ["ZADD", "y", "1", "a", "2", "b"], ["ZRANGESTORE", "d", "y", "0", "0"], ["ZRANGESTORE", "d", "y", "5", "6"],
+    ["ZUNIONSTORE", "d", "1", "y"], ["ZINTERSTORE", "d", "2", "y", "y"], ["ZDIFFSTORE", "d", "1", "y"],
+    ["ZDIFFSTORE", "d", "2", "y", "y"], ["ZMPOP", "1", "y", "MIN"], ["BZPOPMAX", "y", "0"], ["ZADD", "x", "1", "a"],
+    ["BZMPOP", "0", "1", "x", "MIN", "COUNT", "3"], ["ZADD", "w", "1", "a"], ["ZREM", "w", "a"],
+]  # fmt: skip
+
+
+def test_keyspace_events_match_redis(our_port: int, real_redis_port: int) -> None:
+    assert keyspace_events(our_port, EVENTS_SCRIPT) == keyspace_events(real_redis_port, EVENTS_SCRIPT)
