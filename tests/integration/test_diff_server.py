@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
+import redis
+import redis.asyncio
 
 from tests.differential import assert_same
 from tests.support import RawClient
@@ -253,3 +255,77 @@ def test_client_list_fields_match_redis(our_port: int, real_redis_port: int) -> 
         return _client_list_shape(line), stable
 
     assert fields(our_port) == fields(real_redis_port)
+
+
+# -- redis-py drives the node like a real server ---------------------------------------------------
+
+
+def _text(value: object) -> object:
+    """redis-py returns str or bytes depending on the protocol and the command: compare as str."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, list):
+        return [_text(item) for item in value]
+    return value
+
+
+def _sync_workload(client: redis.Redis) -> dict[str, object]:
+    client.flushall()
+    with client.pipeline(transaction=False) as pipe:
+        for i in range(50):
+            pipe.set(f"key:{i}", i)
+        pipe.dbsize()
+        results = pipe.execute()
+    assert results[-1] == 50
+    with client.pipeline(transaction=True) as pipe:
+        pipe.set("a", "1").get("a").dbsize()
+        assert pipe.execute() == [True, b"1", 51]
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    assert client.config_get("maxmemory*")["maxmemory-policy"] == "allkeys-lru"
+    client.config_set("maxmemory-policy", "noeviction")
+    info = client.info()
+    assert info["redis_version"] == "7.0.15" and info["db0"]["keys"] == 51
+    assert client.info("commandstats")["cmdstat_set"]["calls"] >= 51
+    client.client_setname("worker")
+    assert _text(client.client_getname()) == "worker"  # redis-py decodes it in RESP2 only
+    assert any(entry["name"] == "worker" for entry in client.client_list())
+    assert client.client_info()["name"] == "worker"
+    assert isinstance(client.client_id(), int)
+    assert client.command_count() > 100
+    assert "get" in client.command()
+    assert _text(client.command_getkeys("SET", "a", "1")) == ["a"]
+    assert isinstance(client.time()[0], int) and client.lastsave() is not None
+    client.swapdb(0, 1)
+    assert client.dbsize() == 0
+    client.flushdb()
+    assert client.execute_command("SELECT", 1) and client.dbsize() == 51
+    client.flushall()
+    return info
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_redis_py_sync_workload(our_port: int, protocol: int) -> None:
+    client = redis.Redis(port=our_port, protocol=protocol)
+    try:
+        _sync_workload(client)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_redis_py_asyncio_workload(our_port: int, protocol: int) -> None:
+    client = redis.asyncio.Redis(port=our_port, protocol=protocol)
+    try:
+        await client.flushall()
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.set("x", "1").incr("x").get("x")
+            assert await pipe.execute() == [True, 2, b"2"]
+        assert (await client.config_get("timeout")) == {"timeout": "0"}
+        assert (await client.info("server"))["redis_mode"] == "standalone"
+        assert (await client.info("keyspace"))["db0"]["keys"] == 1
+        await client.client_setname("async-worker")
+        assert any(entry["name"] == "async-worker" for entry in await client.client_list())
+        assert await client.dbsize() == 1
+        await client.flushall()
+    finally:
+        await client.aclose()
