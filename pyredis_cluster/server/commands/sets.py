@@ -59,8 +59,10 @@ from .keys import parse_scan_cursor
 _INTSET_HARD_LIMIT = 1 << 30
 #: SPOP with a count rebuilds the set from the survivors when it takes most of it.
 _SPOP_MOVE_STRATEGY_MUL = 5
-#: Above this size a random pick from a Python set by copying it into a tuple costs too
-#: much for SPOP's hot path; set.pop() (arbitrary, hash-ordered) is used instead.
+#: Above this size, copying a Python set into a tuple to pick a random member costs too
+#: much for SPOP's hot path (the copy is dropped by the pop itself): set.pop() is used
+#: instead, which removes an arbitrary member (in the order of the per-process salted
+#: hash), unless a copy is already cached.
 _RANDOM_PICK_COPY_LIMIT = 1024
 
 
@@ -68,13 +70,15 @@ class SetValue:
     """A Redis set: members (bytes) and whether Redis would encode it as an intset."""
 
     TYPE_NAME = "set"
-    __slots__ = ("members", "intset", "_scan_order")
+    __slots__ = ("members", "intset", "_scan_order", "_pool")
 
     def __init__(self, members: set[bytes] | None = None, intset: bool = True) -> None:
         self.members: set[bytes] = members if members is not None else set()
         self.intset = intset
         #: The members in SSCAN order; built by the first SSCAN, dropped by any change.
         self._scan_order: ScanIndex | None = None
+        #: The members as a tuple, for random picks; built on demand, dropped by any change.
+        self._pool: tuple[bytes, ...] | None = None
 
     @property
     def encoding(self) -> str:
@@ -89,6 +93,7 @@ class SetValue:
     def changed(self) -> None:
         """Forget what was derived from the members (call after changing them)."""
         self._scan_order = None
+        self._pool = None
 
     def copy(self) -> SetValue:
         return SetValue(set(self.members), self.intset)
@@ -98,6 +103,12 @@ class SetValue:
         if self.intset:
             return sorted(self.members, key=int)
         return list(self.members)
+
+    def random_pool(self) -> tuple[bytes, ...]:
+        """The members in a sequence, for random.choice/sample (cached while the set is unchanged)."""
+        if self._pool is None:
+            self._pool = tuple(self.members)
+        return self._pool
 
     def scan_index(self) -> ScanIndex:
         if self._scan_order is None:
@@ -111,7 +122,7 @@ def set_encoding(value: SetValue) -> str:
 
 
 def max_intset_entries(c: Client) -> int:
-    return min(c.node.config.set_max_intset_entries, _INTSET_HARD_LIMIT)
+    return min(c.node.config.get("set-max-intset-entries"), _INTSET_HARD_LIMIT)
 
 
 def new_set(members: set[bytes], c: Client) -> SetValue:
@@ -152,10 +163,6 @@ def _add_members(value: SetValue, new: Iterable[bytes], c: Client) -> int:
 def _delete_emptied(c: Client, key: bytes) -> None:
     c.db.delete(key)
     c.notify("g", "del", key)
-
-
-def _random_member(members: set[bytes]) -> bytes:
-    return random.choice(tuple(members))
 
 
 # -- scanning (shared with ZSCAN) ---------------------------------------------------------------
@@ -318,10 +325,10 @@ def spop(c: Client, args: list[bytes]) -> Any:
     if value is None:
         return None
     members = value.members
-    if len(members) > _RANDOM_PICK_COPY_LIMIT:
+    if len(members) > _RANDOM_PICK_COPY_LIMIT and value._pool is None:
         member = members.pop()
     else:
-        member = _random_member(members)
+        member = random.choice(value.random_pool())
         members.discard(member)
     value.changed()
     c.notify("s", "spop", key)
@@ -348,7 +355,7 @@ def _spop_count(c: Client, key: bytes, count_arg: bytes) -> Any:
         c.notify("g", "del", key)
         c.modified(key, size)
         return SetReply(reply)
-    popped = random.sample(tuple(members), count)
+    popped = random.sample(value.random_pool(), count)
     members.difference_update(popped)
     remaining = size - count
     if remaining * _SPOP_MOVE_STRATEGY_MUL <= count:
@@ -368,18 +375,17 @@ def srandmember(c: Client, args: list[bytes]) -> Any:
         raise CommandError(errors.SYNTAX)
     if len(args) == 2:
         value = get_set(c.db, args[1])
-        return None if value is None else _random_member(value.members)
+        return None if value is None else random.choice(value.random_pool())
     count = parse_count_with_sign(args[2])
     value = get_set(c.db, args[1])
     if value is None or count == 0:
         return []
     members = value.members
     if count < 0 or count == 1:
-        pool = tuple(members)
-        return random.choices(pool, k=abs(count))
+        return random.choices(value.random_pool(), k=abs(count))
     if count >= len(members):
         return value.ordered()
-    return random.sample(tuple(members), count)
+    return random.sample(value.random_pool(), count)
 
 
 def parse_count_with_sign(arg: bytes) -> int:

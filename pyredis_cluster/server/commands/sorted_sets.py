@@ -63,6 +63,8 @@ from .keys import parse_scan_cursor
 from .sets import SetValue, filter_matching, parse_count_with_sign, parse_scan_options
 
 _INF = math.inf
+#: Config names (Config.get with the canonical name is the cheap way to read them).
+_MAX_ENTRIES, _MAX_VALUE = "zset-max-listpack-entries", "zset-max-listpack-value"
 Entry = tuple[float, bytes]
 
 
@@ -188,9 +190,8 @@ def build_zset(c: Client, entries: Iterable[Entry]) -> ZSetValue:
         value.scores[member] = score
     config = c.node.config
     scores = value.scores
-    if len(scores) <= config.zset_max_listpack_entries and all(
-        len(m) <= config.zset_max_listpack_value for m in scores
-    ):
+    max_value = config.get(_MAX_VALUE)
+    if len(scores) <= config.get(_MAX_ENTRIES) and all(len(m) <= max_value for m in scores):
         value.listpack = True
         for member, score in scores.items():
             if score == 0.0:
@@ -239,9 +240,26 @@ def strtod_whole(text: bytes) -> tuple[float, bool] | None:
     return value, value == 0.0 and _underflowed(text, False)
 
 
+_SPACE_BYTES = frozenset(b" \t\n\v\f\r")
+
+
 def parse_score(arg: bytes, error: str = errors.NOT_FLOAT) -> float:
     """A score or weight, as Redis's getDoubleFromObject."""
-    parsed = strtod_whole(arg) if arg and not arg[:1].isspace() else None
+    try:
+        value = float(arg)
+    except ValueError:
+        pass
+    else:
+        # The common case, cheaply: a finite non-zero number float() and strtod agree on.
+        if (
+            value - value == 0.0
+            and value != 0.0
+            and arg[0] not in _SPACE_BYTES
+            and arg[-1] not in _SPACE_BYTES
+            and b"_" not in arg
+        ):
+            return value
+    parsed = strtod_whole(arg) if arg and arg[0] not in _SPACE_BYTES else None
     if parsed is None or parsed[1]:
         raise CommandError(error)
     return parsed[0]
@@ -504,8 +522,9 @@ def _zadd_generic(c: Client, args: list[bytes], flags: int, score_index: int) ->
     score = 0.0
     if value is None and not xx:
         config = c.node.config
-        entries = config.zset_max_listpack_entries
-        value = ZSetValue(listpack=bool(entries) and len(args[score_index + 1]) <= config.zset_max_listpack_value)
+        value = ZSetValue(
+            listpack=bool(config.get(_MAX_ENTRIES)) and len(args[score_index + 1]) <= config.get(_MAX_VALUE)
+        )
         db.add(key, value)
     if value is not None:
         member_scores = value.scores
@@ -528,10 +547,7 @@ def _zadd_generic(c: Client, args: list[bytes], flags: int, score_index: int) ->
             elif not xx:
                 if value.listpack:
                     config = c.node.config
-                    if (
-                        len(member_scores) + 1 > config.zset_max_listpack_entries
-                        or len(member) > config.zset_max_listpack_value
-                    ):
+                    if len(member_scores) + 1 > config.get(_MAX_ENTRIES) or len(member) > config.get(_MAX_VALUE):
                         value.listpack = False
                 value.insert(member, score)
                 added += 1
