@@ -15,8 +15,9 @@ corresponding actions, and the caller carries them out in that order:
                                during a pending connect). Report the outcome with
                                ``link_connected(link_id)`` or ``link_closed(link_id,
                                connect_failed=True)``.
-``CloseLink(link_id)``         close the socket. The core has already forgotten the link:
-                               do not report it back with ``link_closed``.
+``CloseLink(link_id)``         close the socket (or abandon the connect in progress). The
+                               core has already forgotten the link: do not report it back
+                               with ``link_closed``.
 ``SaveConfig(fsync)``          write nodes.conf (``ClusterState.nodes_conf_text()`` *at the
                                time the effect runs*), fsync if asked. At most one deferred
                                save per call (Redis's before-sleep batching); a save that

@@ -89,6 +89,7 @@ from .constants import (
     CLUSTER_RANDOM_PING_PERIOD,
     CLUSTER_RANDOM_PING_SAMPLE,
     CLUSTER_SLOTS,
+    NET_IP_STR_LEN,
 )
 from .effects import (
     CloseLink,
@@ -135,6 +136,7 @@ ClusterHealth = BusClusterState
 """The cluster state: ``OK`` or ``FAIL`` (CLUSTER INFO ``cluster_state``; header ``state``)."""
 
 ALL_SLOTS_MASK = (1 << CLUSTER_SLOTS) - 1
+_MAX_IP_LEN = NET_IP_STR_LEN - 1  # IP strings are NUL-terminated in 46 bytes
 
 
 # ----------------------------------------------------------------------------
@@ -349,7 +351,7 @@ class ClusterState:
         self.myself.pport = settings.pport
         self._announced_ip = settings.announce_ip
         if settings.announce_ip:
-            self.myself.ip = settings.announce_ip[:45]
+            self.myself.ip = settings.announce_ip[:_MAX_IP_LEN]
         self.myself.hostname = settings.announce_hostname
         if settings.replica_no_failover:
             self.myself.flags |= NodeFlags.NOFAILOVER
@@ -806,7 +808,7 @@ class ClusterState:
                 # A MEET from an unknown node: trust it because of the message type,
                 # add it in handshake (we will dial it and learn its name from its PONG).
                 node = self._create_node(None, NodeFlags.HANDSHAKE)
-                node.ip = h.myip[:45] or link.peer_ip
+                node.ip = h.myip[:_MAX_IP_LEN] or link.peer_ip
                 node.port, node.pport, node.cport = h.port, h.pport, h.cport
                 self._add_node(node)
                 self._request(save=True)
@@ -860,6 +862,10 @@ class ClusterState:
                     if self._update_address_if_needed(sender, link, h):
                         self._request(save=True, update_state=True)
                     self._del_node(node, reason=f"handshake reached known node {sender.name}")
+                    return
+                if not is_valid_node_id(h.sender):
+                    # 7.0 would take the bogus name (and later fail every lookup); drop it.
+                    self._del_node(node, reason="handshake PONG with an invalid node id")
                     return
                 # First PONG from a handshake node: its real name replaces the random one.
                 # Role, slots and gossip of *this* packet are not applied (Redis looked the
@@ -968,7 +974,7 @@ class ClusterState:
         if self._out.get(node.name) is link:
             return False
         port, pport, cport = h.port, h.pport, h.cport
-        ip = h.myip[:45] if h.myip else link.peer_ip
+        ip = h.myip[:_MAX_IP_LEN] if h.myip else link.peer_ip
         if not ip:
             return False  # peer address unknown: retry on a later PING (nodeIp2String failed)
         if node.port == port and node.cport == cport and node.pport == pport and node.ip == ip:
@@ -1399,7 +1405,7 @@ class ClusterState:
         if me.flags != old_flags:
             self._request(save=True, update_state=True)
         if s.announce_ip != self._announced_ip:  # clusterUpdateMyselfIp
-            me.ip = s.announce_ip[:45]  # "" forces autodetection from the next MEET
+            me.ip = s.announce_ip[:_MAX_IP_LEN]  # "" forces autodetection from the next MEET
             self._announced_ip = s.announce_ip
         me.hostname = s.announce_hostname
         return self._finish()
