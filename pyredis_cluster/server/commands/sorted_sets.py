@@ -379,7 +379,8 @@ class LexRange:
             return None
         order = value.order
         if value.listpack:
-            index = next((i for i in range(len(order) - 1, -1, -1) if self.lte_max(order[i][1])), -1)
+            top = len(order) - 1
+            index = next((top - i for i, (_, m) in enumerate(order.islice(reverse=True)) if self.lte_max(m)), -1)
         else:
             index = _bisect_positions(len(order), lambda i: not self.lte_max(order[i][1])) - 1
         if index < 0 or not self.gte_min(order[index][1]):
@@ -391,9 +392,10 @@ class LexRange:
         start = self.first(value)
         if start is None:
             return 0, 0
-        order = value.order
         end = start
-        while end < len(order) and self.lte_max(order[end][1]):
+        for _, member in value.order.islice(start):
+            if not self.lte_max(member):
+                break
             end += 1
         return start, end
 
@@ -728,7 +730,9 @@ def _range_entries(
         if last is None:
             return []
         start = last
-        while start > 0 and bounds.gte_min(order[start - 1][1]):
+        for _, member in order.islice(0, last, reverse=True):
+            if not bounds.gte_min(member):
+                break
             start -= 1
         end = last + 1
     else:

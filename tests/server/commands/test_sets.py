@@ -157,7 +157,7 @@ def test_srandmember_is_roughly_uniform(env: Any) -> None:
     assert len(counts) == 10 and all(700 < n < 1300 for n in counts.values())
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.data())
 def test_sscan_returns_every_member_present_for_the_whole_scan(data: st.DataObject) -> None:
     """SSCAN's guarantee, with members added and removed between the calls."""
