@@ -255,3 +255,8 @@ LPOS_MAXLEN_NEGATIVE = "ERR MAXLEN can't be negative"
 HASH_VALUE_NOT_INTEGER = "ERR hash value is not an integer"
 HASH_VALUE_NOT_FLOAT = "ERR hash value is not a float"
 INCREMENT_NAN_OR_INF = "ERR value is NaN or Infinity"
+SLOWLOG_COUNT = "ERR count should be greater than or equal to -1"
+
+
+def latency_no_samples(event: bytes) -> str:
+    return f"ERR No samples available for event '{event.decode('utf-8', 'replace')}'"

@@ -62,7 +62,7 @@ class LatencyHistogram:
             seen += self.buckets[bucket]
             if seen >= wanted:
                 break
-        return _bucket_top(bucket)
+        return bucket_top(bucket)
 
 
 def _bucket_of(value: int) -> int:
@@ -73,7 +73,7 @@ def _bucket_of(value: int) -> int:
     return (exponent << 8) | (value >> shift)
 
 
-def _bucket_top(bucket: int) -> float:
+def bucket_top(bucket: int) -> float:
     if bucket < 64:
         return float(bucket)
     exponent = bucket >> 8

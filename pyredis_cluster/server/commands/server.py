@@ -36,8 +36,9 @@ from ...protocol.encoder import OK, Double, ErrorReply, Map, Raw, SetReply, Stat
 from .. import errors
 from ..args import parse_int, parse_int_range
 from ..client import Client
-from ..command_table import COMMANDS, command, container
+from ..command_table import COMMANDS, KeySpec, command, container
 from ..errors import CommandError
+from ..stats import bucket_top
 
 log = logging.getLogger("pyredis_cluster")
 
@@ -1174,3 +1175,219 @@ def config_help(c: Client, args: list[bytes]) -> Any:
         ("RESETSTAT", "Zero the counters INFO reports."),
         ("REWRITE", "Write the running configuration back to the config file."),
     ])  # fmt: skip
+
+
+# -- SLOWLOG, LATENCY, MEMORY, LOLWUT --------------------------------------------------------------
+# Simple but correctly shaped: we keep no slow log and no latency events (the latency
+# *histograms* of INFO latencystats are real, and LATENCY HISTOGRAM reports them).
+
+container("slowlog", group="server", since="2.2.12",
+          summary="Inspect the log of slow commands", complexity="Depends on the subcommand.")  # fmt: skip
+
+
+@command("slowlog|get", -2, "admin loading stale", "", group="server", since="2.2.12",
+         tips="request_policy:all_nodes nondeterministic_output",
+         summary="Entries of the slow log (none are recorded here)", complexity="O(N) in the number of entries")  # fmt: skip
+def slowlog_get(c: Client, args: list[bytes]) -> Any:
+    if len(args) > 3:
+        raise _subcommand_syntax_error(args)
+    if len(args) == 3:
+        count = parse_int(args[2], errors.SLOWLOG_COUNT)
+        if count < -1:
+            raise CommandError(errors.SLOWLOG_COUNT)
+    return []
+
+
+@command("slowlog|len", 2, "admin loading stale", "", group="server", since="2.2.12",
+         tips="request_policy:all_nodes response_policy:agg_sum nondeterministic_output",
+         summary="How many entries the slow log holds", complexity="O(1)")  # fmt: skip
+def slowlog_len(c: Client, args: list[bytes]) -> Any:
+    return 0
+
+
+@command("slowlog|reset", 2, "admin loading stale", "", group="server", since="2.2.12",
+         tips="request_policy:all_nodes response_policy:all_succeeded",
+         summary="Empty the slow log", complexity="O(N) in the number of entries")  # fmt: skip
+def slowlog_reset(c: Client, args: list[bytes]) -> Any:
+    return OK
+
+
+@command("slowlog|help", 2, "loading stale", "", group="server", since="6.2.0",
+         summary="Describe the SLOWLOG subcommands", complexity="O(1)")  # fmt: skip
+def slowlog_help(c: Client, args: list[bytes]) -> Any:
+    return help_reply("SLOWLOG", [
+        ("GET [<count>]", "The newest <count> entries (10 by default, -1 for all)."),
+        ("LEN", "How many entries there are."),
+        ("RESET", "Remove every entry."),
+    ])  # fmt: skip
+
+
+container("latency", group="server", since="2.8.13",
+          summary="Latency diagnostics", complexity="Depends on the subcommand.")  # fmt: skip
+
+_LATENCY_TIPS = "nondeterministic_output request_policy:all_nodes response_policy:special"
+
+
+@command("latency|latest", 2, "admin noscript loading stale", "", group="server", since="2.8.13", tips=_LATENCY_TIPS,
+         summary="The latest latency spike of each event", complexity="O(1)")  # fmt: skip
+def latency_latest(c: Client, args: list[bytes]) -> Any:
+    return []
+
+
+@command("latency|history", 3, "admin noscript loading stale", "", group="server", since="2.8.13", tips=_LATENCY_TIPS,
+         summary="The latency spikes of an event", complexity="O(1)")  # fmt: skip
+def latency_history(c: Client, args: list[bytes]) -> Any:
+    return []
+
+
+@command("latency|reset", -2, "admin noscript loading stale", "", group="server", since="2.8.13",
+         tips="request_policy:all_nodes response_policy:all_succeeded",
+         summary="Forget the latency spikes of events", complexity="O(1)")  # fmt: skip
+def latency_reset(c: Client, args: list[bytes]) -> Any:
+    return 0
+
+
+@command("latency|doctor", 2, "admin noscript loading stale", "", group="server", since="2.8.13", tips=_LATENCY_TIPS,
+         summary="A human-readable latency analysis", complexity="O(1)")  # fmt: skip
+def latency_doctor(c: Client, args: list[bytes]) -> Any:
+    return Verbatim(b"No latency events are monitored by this server (latency-monitor-threshold has no effect here).\n")
+
+
+@command("latency|graph", 3, "admin noscript loading stale", "", group="server", since="2.8.13", tips=_LATENCY_TIPS,
+         summary="An ASCII graph of an event's latency", complexity="O(1)")  # fmt: skip
+def latency_graph(c: Client, args: list[bytes]) -> Any:
+    raise CommandError(errors.latency_no_samples(args[2]))
+
+
+@command("latency|histogram", -2, "admin noscript loading stale", "", group="server", since="7.0.0", tips=_LATENCY_TIPS,
+         summary="Latency histograms of commands", complexity="O(N) in the number of commands")  # fmt: skip
+def latency_histogram(c: Client, args: list[bytes]) -> Any:
+    """LATENCY HISTOGRAM [command ...]: cumulative counts per power-of-two microsecond bucket."""
+    table = c.node.stats.commands
+    if len(args) == 2:
+        specs = [spec for spec in _specs_in_table_order() if spec.name in table]
+    else:
+        from .command_info import find_spec
+
+        specs = []
+        for name in args[2:]:
+            spec = find_spec(name)
+            if spec is not None:
+                specs.extend([spec] if not spec.subcommands else list(spec.subcommands.values()))
+    entries = []
+    for spec in specs:
+        stats = table.get(spec.name)
+        if stats is None or stats.latency is None or not stats.latency.count:
+            continue
+        entries.append((spec.name.encode(), Map([(b"calls", stats.calls), (b"histogram_usec", Map(_power_buckets(stats.latency)))])))
+    return Map(entries)
+
+
+def _power_buckets(histogram: Any) -> list[tuple[int, int]]:
+    """(power-of-two upper bound in usec, how many calls took at most that), as Redis reports."""
+    bounds: dict[int, int] = {}
+    for bucket, count in histogram.buckets.items():
+        top = max(1, int(bucket_top(bucket)))
+        bound = 1 << (top - 1).bit_length()
+        bounds[bound] = bounds.get(bound, 0) + count
+    cumulative, out = 0, []
+    for bound in sorted(bounds):
+        cumulative += bounds[bound]
+        out.append((bound, cumulative))
+    return out
+
+
+@command("latency|help", 2, "loading stale", "", group="server", since="2.8.13",
+         summary="Describe the LATENCY subcommands", complexity="O(1)")  # fmt: skip
+def latency_help(c: Client, args: list[bytes]) -> Any:
+    return help_reply("LATENCY", [
+        ("DOCTOR", "An analysis of the latency events."),
+        ("GRAPH <event>", "An ASCII graph of an event's latency samples."),
+        ("HISTORY <event>", "The latency samples of an event."),
+        ("LATEST", "The latest sample of every event."),
+        ("RESET [<event> ...]", "Forget the samples of the given events, or of all of them."),
+        ("HISTOGRAM [<command> ...]", "Latency histograms of the given commands, or of all of them."),
+    ])  # fmt: skip
+
+
+container("memory", group="server", since="4.0.0",
+          summary="Memory diagnostics", complexity="Depends on the subcommand.")  # fmt: skip
+
+_MEMORY_TIPS = "nondeterministic_output request_policy:all_shards response_policy:special"
+
+
+@command("memory|usage", -3, "readonly", "", keys=[KeySpec("RO", index=2)], group="server", since="4.0.0",
+         summary="An estimate of the memory a key and its value use",
+         complexity="O(N) in the number of sampled elements")  # fmt: skip
+def memory_usage(c: Client, args: list[bytes]) -> Any:
+    """MEMORY USAGE key [SAMPLES count]: an estimate from the value's size (not allocator truth)."""
+    if len(args) == 5 and args[3].lower() == b"samples":
+        if parse_int(args[4]) < 0:
+            raise CommandError(errors.SYNTAX)
+    elif len(args) != 3:
+        raise CommandError(errors.SYNTAX)
+    value = c.db.peek(args[2]) if hasattr(c.db, "peek") else c.db.get(args[2])
+    if value is None:
+        return None
+    return 48 + len(args[2]) + _approx_size(value) + (0 if type(value) is bytes else 16 * len(value))
+
+
+@command("memory|doctor", 2, "", "", group="server", since="4.0.0", tips=_MEMORY_TIPS,
+         summary="A human-readable memory analysis", complexity="O(1)")  # fmt: skip
+def memory_doctor(c: Client, args: list[bytes]) -> Any:
+    return Verbatim(b"No memory problems detected (this server keeps no allocator statistics).\n")
+
+
+@command("memory|stats", 2, "", "", group="server", since="4.0.0", tips=_MEMORY_TIPS,
+         summary="Memory usage details", complexity="O(1)")  # fmt: skip
+def memory_stats(c: Client, args: list[bytes]) -> Any:
+    rss = _rss_bytes()
+    peak = max(rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    dbs = [(f"db.{db.index}".encode(), Map([(b"overhead.hashtable.main", 0), (b"overhead.hashtable.expires", 0)]))
+           for db in c.node.keyspace.databases if db.data]  # fmt: skip
+    keys = sum(len(db.data) for db in c.node.keyspace.databases)
+    return Map([
+        (b"peak.allocated", peak), (b"total.allocated", rss), (b"startup.allocated", 0),
+        (b"replication.backlog", 0), (b"clients.slaves", 0), (b"clients.normal", 0), (b"cluster.links", 0),
+        (b"aof.buffer", 0), (b"lua.caches", 0), (b"functions.caches", 0), *dbs,
+        (b"overhead.total", 0), (b"keys.count", keys), (b"keys.bytes-per-key", rss // keys if keys else 0),
+        (b"dataset.bytes", rss), (b"dataset.percentage", Double(100.0)), (b"peak.percentage", Double(100.0 * rss / peak)),
+        (b"allocator.allocated", rss), (b"allocator.active", rss), (b"allocator.resident", rss),
+        (b"allocator-fragmentation.ratio", Double(1.0)), (b"allocator-fragmentation.bytes", 0),
+        (b"allocator.rss-ratio", Double(1.0)), (b"allocator.rss-bytes", 0), (b"rss-overhead.ratio", Double(1.0)),
+        (b"rss-overhead.bytes", 0), (b"fragmentation", Double(1.0)), (b"fragmentation.bytes", 0),
+    ])  # fmt: skip
+
+
+@command("memory|malloc-stats", 2, "", "", group="server", since="4.0.0", tips=_MEMORY_TIPS,
+         summary="Allocator statistics", complexity="Depends on the allocator")  # fmt: skip
+def memory_malloc_stats(c: Client, args: list[bytes]) -> Any:
+    return Verbatim(b"Stats not supported for the current allocator\n")
+
+
+@command("memory|purge", 2, "", "", group="server", since="4.0.0",
+         tips="request_policy:all_shards response_policy:all_succeeded",
+         summary="Ask the allocator to release memory", complexity="Depends on the allocator")  # fmt: skip
+def memory_purge(c: Client, args: list[bytes]) -> Any:
+    return OK
+
+
+@command("memory|help", 2, "loading stale", "", group="server", since="4.0.0",
+         summary="Describe the MEMORY subcommands", complexity="O(1)")  # fmt: skip
+def memory_help(c: Client, args: list[bytes]) -> Any:
+    return help_reply("MEMORY", [
+        ("DOCTOR", "An analysis of the memory use."),
+        ("MALLOC-STATS", "Allocator statistics."),
+        ("PURGE", "Ask the allocator to release memory."),
+        ("STATS", "Memory usage details."),
+        ("USAGE <key> [SAMPLES <count>]", "An estimate of the bytes a key and its value use."),
+    ])  # fmt: skip
+
+
+@command("lolwut", -1, "readonly fast", "", group="server", since="5.0.0",
+         summary="The server's version, with computer art in real Redis", complexity="O(1)")  # fmt: skip
+def lolwut(c: Client, args: list[bytes]) -> Any:
+    """LOLWUT [VERSION v]: only the version line (Redis's art is its own work)."""
+    if len(args) >= 3 and args[1].lower() == b"version":
+        parse_int(args[2])
+    return Verbatim(f"Redis ver. {REDIS_VERSION}\n".encode())
