@@ -306,3 +306,15 @@ def test_failure_detection_agrees_with_real_nodes() -> None:
         wait_for(lambda: all("fail" in (real_view_of(r, victim) or ["", "", ""])[2].split(",") for r in reals[:2]),
                  20, "FAIL on the real nodes")
         assert any(e.name == EventName.PFAIL for e in a.events)
+
+
+def test_fresh_node_views_match_real_redis_byte_for_byte() -> None:
+    from pyredis_cluster.cluster.views import cluster_info, cluster_nodes_text, render_cluster_info
+
+    with real_nodes(1) as (real,):
+        ours = ClusterState(ClusterSettings(port=real.port, cport=real.cport), now_ms=now_ms(),
+                            rng=random.Random(5))
+        info = real.client.execute_command("CLUSTER", "INFO")
+        nodes = real.client.execute_command("CLUSTER", "NODES")
+        assert render_cluster_info(cluster_info(ours)).encode() == info
+        assert cluster_nodes_text(ours).replace(ours.myid, real.node_id).encode() == nodes
