@@ -905,7 +905,7 @@ def _source_scores(value: ZSetValue | SetValue | None) -> dict[bytes, float]:
     """An input of ZUNION & co as member -> score; a plain set's members score 1."""
     if value is None:
         return {}
-    if type(value) is ZSetValue:
+    if isinstance(value, ZSetValue):
         return value.scores
     return dict.fromkeys(value.members, 1.0)
 
