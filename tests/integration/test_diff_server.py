@@ -335,3 +335,30 @@ async def test_redis_py_asyncio_workload(our_port: int, protocol: int) -> None:
         await client.flushall()
     finally:
         await client.aclose()
+
+
+CONNECTION = [
+    ["PING"], ["PING", "hello"], ["PING", "a", "b"], ["ECHO"], ["ECHO", "x"], ["ECHO", "a", "b"], ["ECHO", ""],
+    ["SELECT", "abc"], ["SELECT", "-1"], ["SELECT", "16"], ["SELECT", "1.5"], ["SELECT", "15"], ["SELECT", "0"],
+    ["SELECT"], ["AUTH"], ["AUTH", "x"], ["AUTH", "default", "x"], ["AUTH", "a", "b", "c"], ["AUTH", "nouser", "x"],
+    ["HELLO", "4"], ["HELLO", "abc"], ["HELLO", "1"], ["HELLO", "-1"], ["HELLO", "3", "FOO"],
+    ["HELLO", "3", "SETNAME", "a b"], ["HELLO", "3", "AUTH", "default"], ["HELLO", "3", "AUTH", "nouser", "x"],
+    ["RESET", "x"], ["RESET"], ["CLIENT", "GETNAME"], ["QUIT", "x"],
+]  # fmt: skip
+
+
+def test_connection_commands_match_redis(our_port: int, real_redis_port: int) -> None:
+    assert_same(our_port, real_redis_port, CONNECTION)
+
+
+def test_hello_replies_match_redis_except_id(our_port: int, real_redis_port: int) -> None:
+    def hello(port: int, *args: str) -> object:
+        with RawClient(port) as conn:
+            reply = conn.call("HELLO", *args)
+        pairs = reply.items if hasattr(reply, "items") else list(zip(reply[::2], reply[1::2]))
+        reply = [item for pair in (pairs() if callable(pairs) else pairs) for item in pair]
+        return [b"<id>" if i > 0 and reply[i - 1] in (b"id", "id") else item for i, item in enumerate(reply)]
+
+    for args in ([], ["2"], ["3"], ["3", "SETNAME", "x"], ["2", "AUTH", "default", "", "SETNAME", "y"],
+                 ["3", "AUTH", "default", "any-password-without-requirepass"]):
+        assert hello(our_port, *args) == hello(real_redis_port, *args), args
