@@ -154,6 +154,8 @@ class Keyspace:
         self.on_expired: Callable[[Database, bytes], None] = lambda db, key: None
         #: Called as on_keymiss(db, key) when a read lookup misses ("keymiss" event).
         self.on_keymiss: Callable[[Database, bytes], None] = lambda db, key: None
+        #: Called as on_new_key(db, key) when a key is created ("new" event, Redis's dbAdd).
+        self.on_new_key: Callable[[Database, bytes], None] | None = None
         self.expired_keys = 0
         self.keyspace_hits = 0
         self.keyspace_misses = 0
@@ -344,6 +346,8 @@ class Database:
             self.keys_by_slot.setdefault(key_hash_slot(key), {})[key] = None
         if self.keyspace.blocked_on:
             self._signal_ready(key, value)
+        if self.keyspace.on_new_key is not None:
+            self.keyspace.on_new_key(self, key)
 
     def _signal_ready(self, key: bytes, value: Any) -> None:
         """Wake clients blocked on ``key`` if it now holds a type they wait for."""

@@ -56,6 +56,7 @@ class Node:
         self.config = config or Config()
         self.keyspace = Keyspace(self.config.databases, track_slots=bool(self.config.cluster_enabled))
         self.keyspace.on_expired = self._key_expired
+        self.keyspace.on_new_key = self._key_created
         self.keyspace.on_keymiss = self._key_missed
         self.clients: dict[int, Client] = {}
         self._next_client_id = 1
@@ -204,6 +205,12 @@ class Node:
     def _key_expired(self, db: Any, key: bytes) -> None:
         """A key was deleted because its TTL passed (lazily or by the cron)."""
         self.notify_keyspace_event("x", "expired", key, db.index)
+
+    def _key_created(self, db: Any, key: bytes) -> None:
+        """A key was created (the "new" event: only sent when 'n' is enabled explicitly)."""
+        flags = self.config._values["notify-keyspace-events"]
+        if flags and "n" in flags:
+            self.notify_keyspace_event("n", "new", key, db.index)
 
     def _key_missed(self, db: Any, key: bytes) -> None:
         """A read command looked up a key that does not exist."""

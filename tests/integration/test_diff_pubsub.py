@@ -209,6 +209,11 @@ def test_keyspace_notifications(our_port, real_redis_port):
         s.run(0, "APPEND", "foo", "x", pushes={1: 1})
         s.run(0, "SELECT", "3")
         s.run(0, "SET", "k3", "v", pushes={1: 1})
+        s.run(0, "CONFIG", "SET", "notify-keyspace-events", "En")  # 'new' only when asked for
+        s.run(0, "SET", "fresh", "v", pushes={1: 1})
+        s.run(0, "SET", "fresh", "w")
+        s.run(0, "CONFIG", "SET", "notify-keyspace-events", "KEn$")
+        s.run(0, "SET", "fresh2", "v", pushes={1: 4})  # new, then set; keyspace then keyevent
         s.run(0, "CONFIG", "SET", "notify-keyspace-events", "")
         s.run(0, "SET", "k3", "v")
 
