@@ -30,7 +30,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from ..protocol.parser import ProtocolError, RequestParser
+from ..protocol.fast_parser import make_request_parser
+from ..protocol.parser import ProtocolError
 from . import errors
 from .client import Blocked, Client
 from .dispatch import process_command
@@ -55,7 +56,7 @@ class ClientConnection(asyncio.Protocol):
         self.node = node
         self.transport: asyncio.Transport | None = None
         self.client: Client | None = None
-        self.parser = RequestParser(max_bulk_len=node.config.proto_max_bulk_len)
+        self.parser = make_request_parser(node.config.proto_max_bulk_len)
         self._out: list[bytes] | None = None  # replies gathered during a batch
         self._out_size = 0  # bytes in _out
         self._closing = False
