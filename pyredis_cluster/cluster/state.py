@@ -685,7 +685,7 @@ class ClusterState:
                 sent += 1
         return sent
 
-    def broadcast_pong(self, *, local_replicas_only: bool = False) -> None:
+    def _broadcast_pong(self, *, local_replicas_only: bool = False) -> None:
         """clusterBroadcastPong: spread a config change now instead of at the next ping.
 
         ``local_replicas_only``: only replicas of my primary (elections, later).
@@ -1266,7 +1266,7 @@ class ClusterState:
             # claim wins everywhere (a collision, if any, gets resolved), and say so now.
             epochs.bump_config_epoch_without_consensus(self, reason=f"importing slot {slot}")
             del self.importing_slots_from[slot]
-            self.broadcast_pong()
+            self._broadcast_pong()
 
     def bumpepoch(self, now_ms: int) -> tuple[bool, list[Effect]]:
         """CLUSTER BUMPEPOCH: (bumped?, effects). Reply ``+BUMPED n`` or ``+STILL n`` with

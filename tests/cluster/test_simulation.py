@@ -232,3 +232,24 @@ def test_same_seed_same_events_different_seed_different_events() -> None:
     assert first == _run_scenario(42)
     assert first != _run_scenario(43)
     assert len(first) > 100
+
+
+def test_events_do_not_depend_on_the_hash_seed() -> None:
+    """Set/dict-of-str iteration order varies with PYTHONHASHSEED; the simulation must not."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib\n"
+        "from tests.cluster.test_simulation import _run_scenario\n"
+        "print(hashlib.sha256(repr(_run_scenario(7)).encode()).hexdigest())\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=root)
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
+                             check=True, timeout=120)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1

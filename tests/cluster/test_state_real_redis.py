@@ -241,10 +241,11 @@ def test_core_joins_a_real_cluster_and_is_met_by_one() -> None:
 
         wait_for(everybody_knows_everybody, 20, "the cores and the real nodes to know each other")
         # the real nodes' slots and epochs, as our cores see them
+        # (a node learned from gossip gets its epoch and slots with its own first header)
         for core in (a, b):
-            for i, real_id in enumerate(ids):
-                node = core.call(lambda s, rid=real_id: s.nodes[rid])
-                assert node.config_epoch == i + 1 and len(node.slots) in (5461, 5462)
+            wait_for(lambda c=core: c.call(lambda s: all(
+                s.nodes[rid].config_epoch == i + 1 and len(s.nodes[rid].slots) in (5461, 5462)
+                for i, rid in enumerate(ids))), 10, "the real nodes' epochs and slots on the core")
             wait_for(lambda c=core: c.call(lambda s: s.state == ClusterHealth.OK), 10, "cluster ok on the core")
         # a's hostname extension is understood by real nodes; the cores learned our IP from the MEET
         assert real_view_of(reals[2], a.state.myid)[1].endswith(",core-a.test")  # type: ignore[index]
