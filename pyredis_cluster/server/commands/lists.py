@@ -24,9 +24,10 @@ that key, first blocked first served. Redis 7.0 serves such a client *from the k
 became ready* (not from the first of its keys that is non-empty) and leaves it blocked
 when that key now holds another type; the handlers do the same by looking only at
 ``node.blocking.serving_key`` when re-run. Inside MULTI/EXEC the framework answers the
-timeout reply at once: a null array for BLPOP/BRPOP/BLMPOP, a null bulk for BLMOVE and
-BRPOPLPUSH. A BLMOVE whose push creates its destination makes that key ready in turn,
-so chains of blocked BLMOVEs unwind within the same serving round, as in Redis.
+timeout reply at once (a null array); BLMOVE and BRPOPLPUSH answer a null bulk there
+instead, and a null array on a real timeout, as Redis 7.0 does. A BLMOVE whose push
+creates its destination makes that key ready in turn, so chains of blocked BLMOVEs
+unwind within the same serving round, as in Redis.
 
 Keyspace events (class ``l`` unless said): ``lpush``, ``rpush``, ``lpop``, ``rpop``,
 ``lset``, ``linsert``, ``lrem``, ``ltrim``, and ``del`` (class ``g``) when a list is
@@ -596,10 +597,12 @@ def _blocking_move(c: Client, args: list[bytes], from_left: bool, to_left: bool,
     value = c.db.get(source_key)
     if value is not None and type(value) is not ListValue:
         if c.blocked is not None:  # re-run: the key came back with another type, keep waiting
-            return Blocked([source_key], deadline, None)
+            return Blocked([source_key], deadline, NULL_ARRAY)
         raise CommandError(errors.WRONGTYPE)
     if not value:
-        return Blocked([source_key], deadline, None)
+        if c.in_exec:  # cannot block: Redis answers a null bulk here, a null array on timeout
+            return None
+        return Blocked([source_key], deadline, NULL_ARRAY)
     return _move(c, source_key, value, args[2], from_left, to_left)
 
 
