@@ -24,6 +24,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and in range too."""
+    for _ in range(200):
+        with socket.socket() as low, socket.socket() as high:
+            try:
+                low.bind(("127.0.0.1", 0))
+                port = low.getsockname()[1]
+                if port + 10000 > 65535:
+                    low.close()
+                    port = 20000 + port % 30000
+                    low2 = socket.socket()
+                    try:
+                        low2.bind(("127.0.0.1", port))
+                    finally:
+                        low2.close()
+                high.bind(("127.0.0.1", port + 10000))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port pair found")
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01, what: str = "") -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with ``what`` on timeout."""
     deadline = time.monotonic() + timeout

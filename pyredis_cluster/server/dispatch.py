@@ -66,6 +66,13 @@ def resolve(args: list[bytes]) -> CommandSpec | ErrorReply:
 
 def process_command(c: Client, args: list[bytes]) -> Any:
     """Run one request from client ``c``; return the reply (or a :class:`Blocked`)."""
+    reply = _process_command(c, args)
+    if c.asking and not c.in_multi and args[0].lower() != b"asking":
+        c.asking = False  # ASKING is one-shot, except that it lasts until EXEC
+    return reply
+
+
+def _process_command(c: Client, args: list[bytes]) -> Any:
     node = c.node
     spec = resolve(args)
     if type(spec) is ErrorReply:

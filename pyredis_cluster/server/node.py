@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..protocol.encoder import encode
@@ -28,6 +28,9 @@ from .client import Client
 from .keyspace import Keyspace
 from .pubsub import PubSub
 from .stats import Stats
+
+if TYPE_CHECKING:
+    from .cluster_node import ClusterSupport
 
 log = logging.getLogger("pyredis_cluster")
 
@@ -73,6 +76,12 @@ class Node:
         self.run_id = os.urandom(20).hex()
         #: Cluster routing gate for the dispatch pipeline; set by the cluster layer.
         self.cluster_router: Callable[..., Any] | None = None
+        #: Cluster mode (cluster-enabled yes): the cluster core and its bus.
+        self.cluster: ClusterSupport | None = None
+        if self.config.cluster_enabled:
+            from .cluster_node import ClusterSupport
+
+            self.cluster = ClusterSupport(self)
         self.port = 0
         self.started_at = time.time()
         self.shutdown_requested = asyncio.Event() if _has_loop() else None
@@ -107,6 +116,13 @@ class Node:
             if port == 0:  # ephemeral: every other address binds the same port
                 port = server.sockets[0].getsockname()[1]
         self.port = port
+        if self.cluster is not None:
+            hosts = [None if a.lstrip("-") == "*" else a.lstrip("-") for a in addresses if not a.startswith("-")]
+            try:
+                await self.cluster.start(hosts or ["127.0.0.1"])
+            except OSError as err:
+                await self.close()
+                raise OSError(err.errno, f"Could not create the cluster bus listening socket: {err.strerror}") from err
         self._cron_task = self._loop.create_task(self._cron())
 
     async def close(self) -> None:
@@ -117,6 +133,8 @@ class Node:
             except asyncio.CancelledError:
                 pass
             self._cron_task = None
+        if self.cluster is not None:
+            await self.cluster.close()
         for server in self._servers:
             server.close()
         for client in list(self.clients.values()):

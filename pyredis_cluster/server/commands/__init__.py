@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401
     bitmaps,
+    cluster,
     command_info,
     connection,
     hashes,

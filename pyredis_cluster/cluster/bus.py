@@ -1,0 +1,286 @@
+"""The cluster bus transport: sockets and timers around the pure ``ClusterState``.
+
+Theory of operation
+-------------------
+This is the only module of ``cluster/`` that does I/O. It is a thin loop, in the
+shape of etcd raft's Ready loop:
+
+1. **read**: bytes from a peer go into that link's sans-IO ``BusDecoder``; each
+   complete message goes to ``ClusterState.handle_packet`` (a dropped packet to
+   ``handle_dropped``; a framing error closes the link, as Redis does);
+2. **tick**: every 100 ms (Redis's clusterCron period) ``ClusterState.tick`` runs;
+3. **effects**: whatever the core returns (send, connect, close, save nodes.conf,
+   deliver a PUBLISH, log an event...) is carried out here, in order.
+
+Links are identified by the core's small integer ids. Outbound links are opened
+when the core asks (``Connect``); until the connect completes, messages for the link
+are queued, like Redis's link send buffer. Inbound connections are registered with
+``ClusterState.accept_link``. The core never learns whether a write succeeded; a
+broken connection is reported with ``link_closed`` and the core reconnects on its
+own schedule.
+
+nodes.conf is written atomically (temp file, fsync, rename) whenever the core asks.
+If it cannot be written the node exits, as Redis does: a node that cannot persist
+its epochs and votes must not keep taking part in elections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .codec import NEED_DATA, BusDecoder, BusFramingError, DroppedPacket, encode
+from .effects import (
+    CloseLink,
+    Connect,
+    DeleteKeysInSlots,
+    Effect,
+    FlushData,
+    LinkId,
+    PublishReceived,
+    ReplicationChanged,
+    SaveConfig,
+    Send,
+)
+from .events import Event, LogLevel
+from .nodes_conf import write_nodes_conf_atomic
+
+if TYPE_CHECKING:
+    from .state import ClusterState
+
+log = logging.getLogger("pyredis_cluster")
+
+#: Redis's clusterCron runs 10 times a second.
+TICK_SECONDS = 0.1
+_LOG_LEVELS = {LogLevel.DEBUG: logging.DEBUG, LogLevel.VERBOSE: 15, LogLevel.NOTICE: logging.INFO,
+               LogLevel.WARNING: logging.WARNING}  # fmt: skip
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class BusLink(asyncio.Protocol):
+    """One bus connection (either direction): bytes in to the decoder, bytes out."""
+
+    def __init__(self, bus: ClusterBus, link_id: LinkId | None) -> None:
+        self.bus = bus
+        self.link_id = link_id  # None for an inbound connection until accept_link
+        self.transport: asyncio.Transport | None = None
+        self.decoder = BusDecoder()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.link_id is None:  # inbound
+            peer = transport.get_extra_info("peername") or ("", 0)
+            local = transport.get_extra_info("sockname") or ("", 0)
+            self.link_id = self.bus.state.accept_link(str(peer[0]), str(local[0]), now_ms())
+            self.bus.links[self.link_id] = self
+
+    def data_received(self, data: bytes) -> None:
+        bus, link_id = self.bus, self.link_id
+        assert link_id is not None
+        self.decoder.feed(data)
+        while not self.closed:
+            try:
+                message = self.decoder.next_message()
+            except BusFramingError as err:
+                log.warning("%s", getattr(err, "log", None) or f"Bad cluster bus packet: {err}")
+                bus.drop_link(link_id, report=True)
+                return
+            if message is NEED_DATA:
+                return
+            if bus.packet_filter is not None and bus.packet_filter(message):
+                continue
+            if isinstance(message, DroppedPacket):
+                if message.log:
+                    log.warning("%s", message.log)
+                bus.run(bus.state.handle_dropped(link_id, message.message_type, message.log, now_ms()))
+            else:
+                bus.run(bus.state.handle_packet(link_id, message, now_ms()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.link_id is not None:
+                self.bus.link_lost(self.link_id)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class ClusterBus:
+    """Runs one node's cluster core on real sockets."""
+
+    def __init__(
+        self,
+        state: ClusterState,
+        *,
+        config_path: str,
+        deliver_publish: Callable[[bytes, bytes, bool], None],
+        delete_keys_in_slots: Callable[[tuple[int, ...]], None],
+        flush_data: Callable[[], None],
+        on_event: Callable[[Event], None] | None = None,
+        on_replication_changed: Callable[[ReplicationChanged], None] | None = None,
+    ) -> None:
+        self.state = state
+        self.config_path = config_path
+        self.deliver_publish = deliver_publish
+        self.delete_keys_in_slots = delete_keys_in_slots
+        self.flush_data = flush_data
+        self.on_event = on_event
+        self.on_replication_changed = on_replication_changed
+        self.links: dict[LinkId, BusLink] = {}
+        self._pending: dict[LinkId, list[bytes]] = {}  # sends queued while connecting
+        self._servers: list[asyncio.base_events.Server] = []
+        self._ticker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0
+        #: DEBUG DROP-CLUSTER-PACKET-FILTER: incoming messages for which this returns True are ignored.
+        self.packet_filter: Callable[[Any], bool] | None = None
+        self.paused = False  # DEBUG PAUSE-CRON
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, hosts: list[str | None], port: int) -> None:
+        """Listen for peers on ``port`` (0: ephemeral) on each host, then start ticking."""
+        self._loop = asyncio.get_running_loop()
+        for host in hosts:
+            server = await self._loop.create_server(lambda: BusLink(self, None), host=host, port=port,
+                                                    reuse_address=True)  # fmt: skip
+            self._servers.append(server)
+            if port == 0:
+                port = server.sockets[0].getsockname()[1]
+        self.port = port
+        if self.state.fresh:
+            self.run([SaveConfig(fsync=True)])
+        self._ticker = self._loop.create_task(self._tick_forever())
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            try:
+                await self._ticker
+            except asyncio.CancelledError:
+                pass
+        for link in list(self.links.values()):
+            link.close()
+        self.links.clear()
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers = []
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            if self.paused:
+                continue
+            try:
+                self.run(self.state.tick(now_ms()))
+            except Exception:  # the bus must survive a bug in one tick
+                log.exception("error in cluster cron")
+
+    # -- effects ---------------------------------------------------------------------------
+
+    def run(self, effects: list[Effect]) -> None:
+        """Carry out the core's effects, in order."""
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._send(effect.link_id, encode(effect.message))
+            elif isinstance(effect, Event):
+                self._log_event(effect)
+            elif isinstance(effect, Connect):
+                self._connect(effect)
+            elif isinstance(effect, CloseLink):
+                self.drop_link(effect.link_id, report=False)
+            elif isinstance(effect, SaveConfig):
+                self.save_config(effect.fsync)
+            elif isinstance(effect, PublishReceived):
+                self.deliver_publish(effect.channel, effect.message, effect.sharded)
+            elif isinstance(effect, DeleteKeysInSlots):
+                self.delete_keys_in_slots(effect.slots)
+            elif isinstance(effect, FlushData):
+                self.flush_data()
+            elif isinstance(effect, ReplicationChanged) and self.on_replication_changed is not None:
+                self.on_replication_changed(effect)
+
+    def save_config(self, fsync: bool = True) -> None:
+        try:
+            write_nodes_conf_atomic(self.config_path, self.state.nodes_conf_text(), fsync=fsync)
+        except OSError as err:
+            # Redis exits here: without its config a node could vote twice in an epoch.
+            log.warning("Could not save the cluster configuration to %s: %s. Exiting.", self.config_path, err)
+            os._exit(1)
+
+    def _log_event(self, event: Event) -> None:
+        log.log(_LOG_LEVELS.get(event.level, logging.INFO), "%s", event.describe())
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _send(self, link_id: LinkId, data: bytes) -> None:
+        link = self.links.get(link_id)
+        if link is not None and link.transport is not None:
+            link.write(data)
+        elif link_id in self._pending:
+            self._pending[link_id].append(data)
+
+    def _connect(self, effect: Connect) -> None:
+        assert self._loop is not None
+        self._pending[effect.link_id] = []
+        self._loop.create_task(self._open(effect))
+
+    async def _open(self, effect: Connect) -> None:
+        link_id = effect.link_id
+        try:
+            _, protocol = await asyncio.wait_for(
+                asyncio.get_running_loop().create_connection(lambda: BusLink(self, link_id), effect.ip, effect.cport),
+                timeout=max(1.0, self.state.node_timeout / 1000),
+            )
+        except (TimeoutError, OSError):
+            if self._pending.pop(link_id, None) is not None:
+                self.run(self.state.link_closed(link_id, now_ms(), connect_failed=True))
+            return
+        if link_id not in self._pending:  # the core closed the link while we were connecting
+            protocol.close()
+            return
+        self.links[link_id] = protocol  # type: ignore[assignment]
+        queued = self._pending.pop(link_id)
+        self.run(self.state.link_connected(link_id, now_ms()))
+        for data in queued:
+            protocol.write(data)  # type: ignore[attr-defined]
+
+    def drop_link(self, link_id: LinkId, *, report: bool) -> None:
+        """Close a link; ``report`` tells the core (when the bus, not the core, decided)."""
+        self._pending.pop(link_id, None)
+        link = self.links.pop(link_id, None)
+        if link is not None:
+            link.close()
+        if report:
+            self.run(self.state.link_closed(link_id, now_ms()))
+
+    def link_lost(self, link_id: LinkId) -> None:
+        """The peer closed the connection (or it broke)."""
+        if self.links.pop(link_id, None) is not None:
+            self.run(self.state.link_closed(link_id, now_ms()))
+
+    def kill_links(self, node_id: str, direction: str) -> int:
+        """DEBUG CLUSTERLINK KILL: close our links to/from a node; the core reconnects later."""
+        killed = 0
+        for view in self.state.links():
+            if view.node == node_id and direction in ("all", view.direction):
+                self.drop_link(view.link_id, report=True)
+                killed += 1
+        return killed

@@ -1,0 +1,217 @@
+"""Cluster mode for a node: the cluster core, its bus, and the routing gate.
+
+Theory of operation
+-------------------
+With ``cluster-enabled yes`` the node gets a :class:`ClusterSupport`. At start-up it
+loads nodes.conf (or starts fresh with a new id and saves it), builds the pure
+``ClusterState`` with the ports actually bound, starts the ``ClusterBus`` on the bus
+port (port + 10000, or ``cluster-port``), and plugs :meth:`ClusterSupport.route` into
+the dispatch pipeline as its routing gate.
+
+Everything the cluster core decides reaches the server through the bus's effects:
+a PUBLISH from a peer is delivered to local subscribers, lost slots have their keys
+deleted, a reset replica flushes its data. Every core event is also kept here, in a
+bounded log that tests, the harness and the trace read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..cluster.bus import ClusterBus, now_ms
+from ..cluster.events import Event
+from ..cluster.nodes_conf import NodesConfError, load_nodes_conf
+from ..cluster.slots import key_hash_slot
+from ..cluster.state import ClusterHealth, ClusterSettings, ClusterState
+from ..protocol.encoder import ErrorReply
+from . import errors
+from .cluster_routing import Route, SlotView, route
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .command_table import CommandSpec
+    from .node import Node
+
+log = logging.getLogger("pyredis_cluster")
+
+CLUSTER_PORT_INCR = 10000
+
+
+class ClusterConfigError(Exception):
+    """nodes.conf cannot be used: start-up stops with this message, as Redis does."""
+
+
+class _SlotKeys:
+    """The keyspace as the cluster core sees it (db 0 only in cluster mode)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def count_keys_in_slot(self, slot: int) -> int:
+        return self.node.keyspace[0].count_keys_in_slot(slot)
+
+    def key_count(self) -> int:
+        return len(self.node.keyspace[0])
+
+
+class ClusterSupport:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.state: ClusterState | None = None
+        self.bus: ClusterBus | None = None
+        self.events: deque[Event] = deque(maxlen=10_000)
+        self.listeners: list[Callable[[Event], None]] = []
+        self.config_path = os.path.abspath(node.config.cluster_config_file)
+        try:
+            self._loaded = load_nodes_conf(self.config_path, now_ms())
+        except NodesConfError as err:
+            raise ClusterConfigError(str(err)) from None
+        except OSError as err:
+            raise ClusterConfigError(f"Can't open {self.config_path}: {err.strerror}") from None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self, hosts: list[str | None]) -> None:
+        node, config = self.node, self.node.config
+        bus_port = config.cluster_port or (node.port + CLUSTER_PORT_INCR if config.port else 0)
+        if bus_port > 65535:
+            # Redis fails the same way: it cannot listen on port + 10000.
+            raise OSError(22, f"the cluster bus port {bus_port} (port + 10000) is out of range: set cluster-port")
+        # The bus listens first, so an ephemeral bus port is known before the core is built.
+        self.bus = bus = ClusterBus(
+            None,  # type: ignore[arg-type]  # set just below, once the ports are known
+            config_path=self.config_path,
+            deliver_publish=self._deliver_publish,
+            delete_keys_in_slots=self._delete_keys_in_slots,
+            flush_data=self._flush_data,
+            on_event=self._on_event,
+        )
+        bus.state = self.state = ClusterState(
+            self.settings(bus_port or 0),
+            now_ms=now_ms(),
+            rng=random.Random(),
+            config=self._loaded,
+            keyspace=_SlotKeys(node),
+        )
+        await bus.start(hosts, bus_port)
+        if not bus_port:  # ephemeral: tell the core which port we got
+            self.state.settings.cport = bus.port
+            self.state.myself.cport = config.cluster_announce_bus_port or bus.port
+        node.cluster_router = self.route
+        log.info("Cluster bus listening on port %d, node id %s", bus.port, self.state.myid)
+
+    def settings(self, bus_port: int) -> ClusterSettings:
+        config = self.node.config
+        return ClusterSettings(
+            port=config.cluster_announce_port or self.node.port,
+            cport=config.cluster_announce_bus_port or bus_port or 1,
+            node_timeout=config.cluster_node_timeout,
+            require_full_coverage=config.cluster_require_full_coverage,
+            allow_replica_migration=config.cluster_allow_replica_migration,
+            replica_no_failover=config.cluster_replica_no_failover,
+            announce_ip=config.cluster_announce_ip,
+            announce_hostname=config.cluster_announce_hostname,
+        )
+
+    async def close(self) -> None:
+        if self.bus is not None:
+            await self.bus.close()
+
+    # -- effects from the core ---------------------------------------------------------------
+
+    def run(self, effects: list[Any]) -> None:
+        assert self.bus is not None
+        self.bus.run(effects)
+
+    def _deliver_publish(self, channel: bytes, message: bytes, sharded: bool) -> None:
+        pubsub = self.node.pubsub
+        if sharded:
+            pubsub.publish_shard(channel, message)
+        else:
+            pubsub.publish(channel, message)
+
+    def _delete_keys_in_slots(self, slots: tuple[int, ...]) -> None:
+        db = self.node.keyspace[0]
+        for slot in slots:
+            for key in db.keys_in_slot(slot):
+                db.delete(key)
+                db.touch(key)
+
+    def _flush_data(self) -> None:
+        for db in self.node.keyspace.databases:
+            db.flush()
+
+    def _on_event(self, event: Event) -> None:
+        self.events.append(event)
+        for listener in list(self.listeners):
+            listener(event)
+
+    def broadcast_publish(self, channel: bytes, message: bytes, sharded: bool = False) -> None:
+        """Send a PUBLISH (or sharded PUBLISH) to the other nodes over the bus."""
+        assert self.state is not None
+        self.run(self.state.build_publish(channel, message, now_ms(), sharded=sharded))
+
+    # -- the routing gate --------------------------------------------------------------------
+
+    def route(self, c: Client, spec: CommandSpec, args: list[bytes]) -> ErrorReply | None:
+        """The dispatch pipeline's cluster gate: None to serve here, else the redirection."""
+        name = spec.name
+        if name == "exec":
+            if not c.in_multi:
+                return None
+            commands = c.multi_queue
+        elif not spec.key_specs and spec.getkeys is None:
+            return None
+        else:
+            commands = [(spec, args)]
+        state = self.state
+        assert state is not None
+        view = SlotView(
+            owner_of=state.owner_of,
+            myself=state.myself,
+            migrating_to=state.migrating_slots_to.get,
+            importing_from=state.importing_slots_from.get,
+            cluster_ok=state.state is ClusterHealth.OK,
+            allow_reads_when_down=self.node.config.cluster_allow_reads_when_down,
+            allow_pubsubshard_when_down=self.node.config.cluster_allow_pubsubshard_when_down,
+        )
+        data = self.node.keyspace[0].data
+        decision = route(commands, view, data.__contains__, asking=c.asking, readonly=c.readonly)
+        if decision.route is Route.LOCAL:
+            return None
+        if name == "exec":
+            c.reset_multi()  # Redis discards the transaction when EXEC is redirected
+        return ErrorReply(self.redirect_text(decision.route, decision.slot, decision.node))
+
+    def redirect_text(self, kind: Route, slot: int, target: Any) -> str:
+        if kind is Route.MOVED or kind is Route.ASK:
+            endpoint = _endpoint(target, self.node.config.cluster_preferred_endpoint_type)
+            template = errors.MOVED if kind is Route.MOVED else errors.ASK
+            return template.format(slot, f"{endpoint}:{target.port}")
+        return {
+            Route.CROSSSLOT: errors.CROSSSLOT,
+            Route.TRYAGAIN: errors.TRYAGAIN,
+            Route.DOWN_STATE: errors.CLUSTERDOWN_STATE,
+            Route.DOWN_RO_STATE: errors.CLUSTERDOWN_RO_STATE,
+            Route.DOWN_UNBOUND: errors.CLUSTERDOWN_UNBOUND,
+        }[kind]
+
+    # -- for INFO and tests ------------------------------------------------------------------
+
+    def slot_of(self, key: bytes) -> int:
+        return key_hash_slot(key)
+
+    def wall_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
+def _endpoint(node: Any, endpoint_type: str) -> str:
+    from ..cluster.views import preferred_endpoint
+
+    return preferred_endpoint(node, endpoint_type) or ""
