@@ -260,3 +260,21 @@ SLOWLOG_COUNT = "ERR count should be greater than or equal to -1"
 
 def latency_no_samples(event: bytes) -> str:
     return f"ERR No samples available for event '{event.decode('utf-8', 'replace')}'"
+
+# -- cluster redirections (client-contract.md §3.4) ---------------------------------------
+MOVED = "MOVED {} {}"
+ASK = "ASK {} {}"
+CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot"
+TRYAGAIN = "TRYAGAIN Multiple keys request during rehashing of slot"
+CLUSTERDOWN_STATE = "CLUSTERDOWN The cluster is down"
+CLUSTERDOWN_RO_STATE = "CLUSTERDOWN The cluster is down and only accepts read commands"
+CLUSTERDOWN_UNBOUND = "CLUSTERDOWN Hash slot not served"
+READONLY_REPLICA = "READONLY You can't write against a read only replica."
+CLUSTER_DISABLED = "ERR This instance has cluster support disabled"
+CLUSTER_INVALID_SLOT = "ERR Invalid slot"
+CLUSTER_INVALID_SLOT_OR_KEYS = "ERR Invalid slot or number of keys"
+CLUSTER_INVALID_PORT = "ERR Invalid TCP base port specified: {}"
+CLUSTER_INVALID_BUS_PORT = "ERR Invalid TCP bus port specified: {}"
+CLUSTER_NOT_A_MASTER = "ERR The specified node is not a master"
+CLUSTER_SAVECONFIG_FAILED = "ERR error saving the cluster node config: {}"
+CLUSTER_FAILOVER_TO_PRIMARY = "ERR You should send CLUSTER FAILOVER to a replica"
