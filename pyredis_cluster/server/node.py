@@ -253,6 +253,17 @@ class Node:
         if "E" in flags:
             self.pubsub.publish(b"__keyevent@%d__:%s" % (dbid, event.encode()), key)
 
+    def publish(self, channel: bytes, message: bytes, *, sharded: bool = False) -> int:
+        """PUBLISH/SPUBLISH from a client: deliver locally and, in cluster mode, over the bus.
+
+        Returns the number of local receivers, which is what PUBLISH answers (Redis counts
+        only the clients of the node the command was sent to).
+        """
+        receivers = self.pubsub.publish_shard(channel, message) if sharded else self.pubsub.publish(channel, message)
+        if self.cluster is not None and self.cluster.state is not None:
+            self.cluster.broadcast_publish(channel, message, sharded)
+        return receivers
+
     def feed_monitors(self, c: Client, args: list[bytes]) -> None:
         """Send a command line to MONITOR clients: ``+1700000000.123456 [0 127.0.0.1:5000] "GET" "k"``.
 
