@@ -185,7 +185,8 @@ def test_info_sections_have_redis_fields_and_formats(our_port: int, real_redis_p
     def shape(port: int) -> list[tuple[str, str]]:
         with RawClient(port) as conn:
             text = conn.call("INFO", section).decode()
-        return [(name, "" if name in _FREE_TEXT else fmt) for name, fmt in _info_shape(text)]
+        return [(name, "" if name in _FREE_TEXT else fmt) for name, fmt in _info_shape(text)
+                if not re.match(r"errorstat_|db\d+$", name)]  # these lines depend on each server's history
 
     assert shape(our_port) == shape(real_redis_port)
 
