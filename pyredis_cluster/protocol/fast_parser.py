@@ -30,15 +30,18 @@ from __future__ import annotations
 import re
 from collections import deque
 
-from .parser import DEFAULT_PROTO_MAX_BULK_LEN, PROTO_INLINE_MAX_SIZE, RequestParser
+from .parser import DEFAULT_PROTO_MAX_BULK_LEN, PROTO_INLINE_MAX_SIZE, ProtocolError, RequestParser
 
 try:
     import hiredis
 except ImportError:  # the reference parser is always there
     hiredis = None
 
-#: A line that hiredis could read as something other than a bulk string in a request.
-_UNSAFE_LINE = re.compile(rb"\r\n[+=~>%|]")
+#: A line that hiredis could read as something other than a bulk string in a request,
+#: or an array count of 100000 or more anywhere: hiredis allocates a list of that
+#: size as soon as it reads the count, so '*2000000000' would make it try to allocate
+#: 16 GB (a request that big goes to the reference parser, which refuses or waits).
+_UNSAFE_LINE = re.compile(rb"\r\n[+=~>%|]|\*[0-9]{6}")
 
 
 def make_request_parser(
@@ -124,12 +127,22 @@ class FastRequestParser:
         consumed = sum(_encoded_size(command) for command in parsed)
         if consumed < len(data):
             self._pending = data[consumed:]
-            if len(self._pending) > PROTO_INLINE_MAX_SIZE:
-                # A big request in flight: let the reference parser buffer it and
-                # enforce the limits as it grows.
+            if len(self._pending) > PROTO_INLINE_MAX_SIZE or self._refused_so_far(self._pending):
+                # A big request in flight, or one whose start Redis already refuses
+                # (hiredis waits for '*3000000000' to complete, Redis answers at once):
+                # let the reference parser buffer it and enforce the limits as it grows.
                 slow.feed(self._pending)
                 self._pending = b""
         self._ready.extend(command for command in parsed if command)  # '*0' is skipped, as Redis does
+
+    def _refused_so_far(self, partial: bytes) -> bool:
+        """True if the reference parser would not simply wait for the rest of ``partial``."""
+        scratch = RequestParser(self._slow.max_bulk_len, self._slow.authenticated)
+        scratch.feed(partial)
+        try:
+            return scratch.next_command() is not None
+        except ProtocolError:
+            return True
 
     def next_command(self) -> list[bytes] | None:
         if self._ready:

@@ -303,3 +303,26 @@ def test_fuzz_multibulk_round_trip(commands, sizes):
         b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(arg), arg) for arg in cmd) for cmd in commands
     )
     assert parse_chunked(data, sizes) == (commands, None)
+
+
+@pytest.mark.parametrize("header", [b"*1999999999\r\n", b"*1\r\n*999999\r\n", b"PING\r\n*2147483647\r\n$1\r\n"])
+def test_huge_counts_allocate_nothing(header):
+    """A valid but huge array count only means "wait": neither parser may allocate
+    for it up front (hiredis would size a list from the count at once)."""
+    import tracemalloc
+
+    from pyredis_cluster.protocol.fast_parser import make_request_parser
+
+    tracemalloc.start()
+    try:
+        parser = make_request_parser()
+        try:
+            parser.feed(header)
+            while parser.next_command() is not None:
+                pass
+        except ProtocolError:
+            pass  # a nested array is refused: fine too
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, peak
