@@ -49,7 +49,6 @@ from .constants import (
     CLUSTER_MAX_REJOIN_DELAY,
     CLUSTER_MIN_REJOIN_DELAY,
     CLUSTER_SLOTS,
-    CLUSTER_WRITABLE_DELAY,
 )
 from .events import EventName
 from .messages import BusClusterState, Fail
@@ -135,7 +134,7 @@ def update_cluster_state(state: ClusterState) -> None:
     if (
         me.is_primary
         and state.state == BusClusterState.FAIL
-        and now - state._first_state_update < CLUSTER_WRITABLE_DELAY
+        and now - state._first_state_update < state.settings.writable_delay
     ):
         return  # just started: give the cluster a chance to reconfigure us first
 

@@ -89,6 +89,7 @@ from .constants import (
     CLUSTER_RANDOM_PING_PERIOD,
     CLUSTER_RANDOM_PING_SAMPLE,
     CLUSTER_SLOTS,
+    CLUSTER_WRITABLE_DELAY,
     NET_IP_STR_LEN,
 )
 from .effects import (
@@ -203,6 +204,9 @@ class ClusterSettings:
     replica_no_failover: bool = False  # cluster-replica-no-failover: sets NOFAILOVER on myself
     announce_ip: str = ""  # cluster-announce-ip: sent in myip, disables IP self-discovery
     announce_hostname: str = ""  # cluster-announce-hostname: sent as the HOSTNAME ping extension
+    #: CLUSTER_WRITABLE_DELAY: a primary keeps cluster_state:fail this long after start-up.
+    #: Only the in-process test harness lowers it (to 0), for a cluster it seeded itself.
+    writable_delay: int = CLUSTER_WRITABLE_DELAY
 
     def __post_init__(self) -> None:
         if not self.cport:
