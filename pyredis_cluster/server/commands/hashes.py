@@ -97,6 +97,14 @@ def _listpack_limits(c: Client) -> tuple[int, int]:
     return options["hash-max-listpack-value"], options["hash-max-listpack-entries"]
 
 
+def _check_listpack(c: Client, value: HashValue, *written_lengths: int) -> None:
+    """After a write to a listpack hash: convert it to a hashtable, for good, if a field
+    or value written is too long or the hash has too many fields (hashTypeSet's rule)."""
+    max_value, max_entries = _listpack_limits(c)
+    if len(value) > max_entries or max(written_lengths) > max_value:
+        value.hashtable = True
+
+
 def _get_hash(db: Database, key: bytes, read: bool = False) -> HashValue | None:
     """The hash at ``key`` or None; WRONGTYPE if the key holds another type.
 
@@ -127,9 +135,7 @@ def _set_field(c: Client, value: HashValue, field: bytes, new: bytes) -> None:
         value.scan_order.add(field)
     value[field] = new
     if not value.hashtable:
-        max_value, max_entries = _listpack_limits(c)
-        if len(field) > max_value or len(new) > max_value or len(value) > max_entries:
-            value.hashtable = True
+        _check_listpack(c, value, len(field), len(new))
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -137,30 +143,46 @@ def _set_field(c: Client, value: HashValue, field: bytes, new: bytes) -> None:
 
 def _hset_generic(c: Client, args: list[bytes], name: str) -> int:
     """HSET/HMSET: set the field/value pairs; return how many fields are new."""
-    if len(args) % 2:
+    argc = len(args)
+    if argc & 1:
         raise CommandError(errors.wrong_arity(name))
     key = args[1]
-    value = _hash_for_write(c, key)
-    hashtable = value.hashtable
-    if not hashtable:
-        max_value, max_entries = _listpack_limits(c)
-        if max(map(len, islice(args, 2, None))) > max_value:
-            hashtable = value.hashtable = True
-    before = len(value)
-    index = value.scan_order
-    if index is None:
-        value.update(zip(islice(args, 2, None, 2), islice(args, 3, None, 2)))
+    db = c.db
+    value = db.get(key)
+    if value is None:
+        value = HashValue()
+        db.add(key, value)
+    elif type(value) is not HashValue:
+        raise CommandError(errors.WRONGTYPE)
+    if argc == 4:  # the common single pair, kept short: HSET is a benchmarked hot path
+        field = args[2]
+        created = field not in value
+        if created and value.scan_order is not None:
+            value.scan_order.add(field)
+        new = value[field] = args[3]
+        if not value.hashtable:  # _check_listpack, inlined
+            options = c.node.config._values
+            limit = options["hash-max-listpack-value"]
+            if len(field) > limit or len(new) > limit or len(value) > options["hash-max-listpack-entries"]:
+                value.hashtable = True
     else:
-        for i in range(2, len(args), 2):
-            field = args[i]
-            if field not in value:
-                index.add(field)
-            value[field] = args[i + 1]
-    if not hashtable and len(value) > max_entries:
-        value.hashtable = True
-    c.modified(key, (len(args) - 2) // 2)
+        before = len(value)
+        index = value.scan_order
+        if index is None:
+            value.update(zip(islice(args, 2, None, 2), islice(args, 3, None, 2)))
+        else:
+            for i in range(2, argc, 2):
+                field = args[i]
+                if field not in value:
+                    index.add(field)
+                value[field] = args[i + 1]
+        created = len(value) - before
+        if not value.hashtable:
+            # Redis checks every argument before writing any; the outcome is the same.
+            _check_listpack(c, value, max(map(len, islice(args, 2, None))))
+    c.modified(key, (argc - 2) >> 1)
     c.notify("h", "hset", key)
-    return len(value) - before
+    return int(created)
 
 
 @command("hset", -4, "write denyoom fast", "@hash", keys=[KeySpec("RW update", index=1)],
