@@ -102,6 +102,10 @@ HASHTABLE_SCRIPT: list[Command] = [
     ["SADD", "e", ""], ["SMEMBERS", "e"], ["SISMEMBER", "e", ""], ["SSCAN", "e", "0"],
     ["SADD", "big", "007", "+1", "1.0", " 2", "-0", "9223372036854775808"], ["OBJECT", "ENCODING", "big"],
     ["SMEMBERS", "big"],
+    # SDIFF's second algorithm copies the first set before removing: its encoding sticks
+    ["SADD", "da", "1", "2", "3", "4", "5", "x"], ["SADD", "db", "x"], ["SADD", "dc", "q"],
+    ["SDIFFSTORE", "dd", "da", "db", "dc"], ["OBJECT", "ENCODING", "dd"], ["SDIFF", "da", "db", "dc"],
+    ["SDIFFSTORE", "dd", "da", "db"], ["OBJECT", "ENCODING", "dd"], ["SMEMBERS", "dd"],
 ]  # fmt: skip
 
 
@@ -159,6 +163,8 @@ def test_intset_limit_and_conversion(our_port: int, real_redis_port: int) -> Non
         ["SADD", "t", "1", "2", "3", "4", "5", "6"], ["OBJECT", "ENCODING", "t"],
         ["SADD", "u", "1", "2"], ["SINTERSTORE", "v", "t", "t"], ["OBJECT", "ENCODING", "v"],
         ["SUNIONSTORE", "w", "u", "u"], ["OBJECT", "ENCODING", "w"], ["SMEMBERS", "w"],
+        ["SADD", "f", "1"], ["SADD", "g", "2"], ["SDIFFSTORE", "h", "t", "f", "g"], ["OBJECT", "ENCODING", "h"],
+        ["SDIFFSTORE", "h", "t", "f"], ["OBJECT", "ENCODING", "h"], ["SMEMBERS", "h"],
         ["CONFIG", "SET", "set-max-intset-entries", "512"],
     ]  # fmt: skip
     try:

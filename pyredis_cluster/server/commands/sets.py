@@ -125,10 +125,14 @@ def max_intset_entries(c: Client) -> int:
     return min(c.node.config.get("set-max-intset-entries"), _INTSET_HARD_LIMIT)
 
 
+def intset_compatible(members: set[bytes], c: Client) -> bool:
+    """True if Redis would hold these members in an intset."""
+    return len(members) <= max_intset_entries(c) and all(strict_int(m) is not None for m in members)
+
+
 def new_set(members: set[bytes], c: Client) -> SetValue:
     """A set built by an operation: an intset if its content allows, as Redis's result sets."""
-    intset = len(members) <= max_intset_entries(c) and all(strict_int(m) is not None for m in members)
-    return SetValue(members, intset)
+    return SetValue(members, intset_compatible(members, c))
 
 
 def reply_order(members: set[bytes], c: Client) -> list[bytes]:
@@ -360,7 +364,7 @@ def _spop_count(c: Client, key: bytes, count_arg: bytes) -> Any:
     remaining = size - count
     if remaining * _SPOP_MOVE_STRATEGY_MUL <= count:
         # Redis rebuilds the survivors into a new set here, which re-chooses the encoding.
-        value.intset = new_set(members, c).intset
+        value.intset = intset_compatible(members, c)
     value.changed()
     c.modified(key, count)
     return SetReply(popped)
@@ -416,14 +420,14 @@ def _intersection(sets: list[SetValue | None], limit: int = 0) -> list[bytes]:
     return result
 
 
-def _store_result(c: Client, dest_key: bytes, members: set[bytes], event: str) -> int:
+def _store_result(c: Client, dest_key: bytes, result: SetValue, event: str) -> int:
     """Store an operation's result at ``dest_key`` (deleting it when empty); return the size."""
     db = c.db
-    if members:
-        db.set(dest_key, new_set(members, c))
+    if result.members:
+        db.set(dest_key, result)
         c.modified(dest_key)
         c.notify("s", event, dest_key)
-        return len(members)
+        return len(result.members)
     if db.delete(dest_key):
         c.modified(dest_key)
         c.notify("g", "del", dest_key)
@@ -474,7 +478,7 @@ def sintercard(c: Client, args: list[bytes]) -> Any:
          complexity="O(N*M) worst case, N the size of the smallest set and M the number of sets")  # fmt: skip
 def sinterstore(c: Client, args: list[bytes]) -> Any:
     members = set(_intersection(_lookup_sets(c, args[2:])))
-    return _store_result(c, args[1], members, "sinterstore")
+    return _store_result(c, args[1], new_set(members, c), "sinterstore")
 
 
 def _union(sets: list[SetValue | None]) -> set[bytes]:
@@ -485,17 +489,28 @@ def _union(sets: list[SetValue | None]) -> set[bytes]:
     return result
 
 
-def _difference(sets: list[SetValue | None]) -> set[bytes]:
+def _difference(sets: list[SetValue | None], c: Client) -> SetValue:
+    """The first set minus the others, encoded as Redis's SDIFF result would be.
+
+    Redis picks one of two algorithms by estimated work. The second one copies the whole
+    first set into the result before removing the others' members, so the result has
+    already become a hashtable if the first set could not be an intset, even when what
+    remains could.
+    """
     first = sets[0]
     if first is None or any(s is first for s in sets[1:]):
-        return set()
+        return SetValue(set())
+    others = [s.members for s in sets[1:] if s is not None]
     result = set(first.members)
-    for value in sets[1:]:
-        if value is not None:
-            result -= value.members
-            if not result:
-                break
-    return result
+    for members in others:
+        result -= members
+        if not result:
+            break
+    value = new_set(result, c)
+    copies_first = len(first) * (len(others) + 1) // 2 > len(first) + sum(map(len, others))
+    if copies_first and value.intset and not intset_compatible(first.members, c):
+        value.intset = False
+    return value
 
 
 @command("sunion", -2, "readonly", "@set", keys=[KeySpec("RO access", index=1, lastkey=-1)],
@@ -510,7 +525,7 @@ def sunion(c: Client, args: list[bytes]) -> Any:
          group="set", since="1.0.0", summary="Store the union of sets in a key",
          complexity="O(N) where N is the total number of members of all the sets")  # fmt: skip
 def sunionstore(c: Client, args: list[bytes]) -> Any:
-    return _store_result(c, args[1], _union(_lookup_sets(c, args[2:])), "sunionstore")
+    return _store_result(c, args[1], new_set(_union(_lookup_sets(c, args[2:])), c), "sunionstore")
 
 
 @command("sdiff", -2, "readonly", "@set", keys=[KeySpec("RO access", index=1, lastkey=-1)],
@@ -518,7 +533,7 @@ def sunionstore(c: Client, args: list[bytes]) -> Any:
          summary="Subtract sets from the first one",
          complexity="O(N) where N is the total number of members of all the sets")  # fmt: skip
 def sdiff(c: Client, args: list[bytes]) -> Any:
-    return SetReply(reply_order(_difference(_lookup_sets(c, args[1:])), c))
+    return SetReply(_difference(_lookup_sets(c, args[1:]), c).ordered())
 
 
 @command("sdiffstore", -3, "write denyoom", "@set",
@@ -526,7 +541,7 @@ def sdiff(c: Client, args: list[bytes]) -> Any:
          group="set", since="1.0.0", summary="Store the difference of sets in a key",
          complexity="O(N) where N is the total number of members of all the sets")  # fmt: skip
 def sdiffstore(c: Client, args: list[bytes]) -> Any:
-    return _store_result(c, args[1], _difference(_lookup_sets(c, args[2:])), "sdiffstore")
+    return _store_result(c, args[1], _difference(_lookup_sets(c, args[2:]), c), "sdiffstore")
 
 
 @command("sscan", -3, "readonly", "@set", keys=[KeySpec("RO access", index=1)],
