@@ -18,8 +18,15 @@ not only through OBJECT ENCODING:
 A set is born an intset when its first member is an integer, and becomes a hashtable,
 never to come back, when a non-integer member arrives or it grows past the limit.
 Sets made by an operation (SINTERSTORE, SUNIONSTORE, SDIFFSTORE and the temporary sets
-behind SUNION/SDIFF replies) start as intsets, so their encoding (and reply order) only
-depends on their content. (Redis 7.2 added listpack sets; 7.0 has only these two.)
+behind SUNION/SDIFF replies) start as intsets, so their encoding (and reply order)
+depends on their content, with one exception kept on purpose: when Redis's SDIFF picks
+its copy-then-remove algorithm, the copy of the first set may already have turned into a
+hashtable. (Redis 7.2 added listpack sets; 7.0 has only these two.)
+
+Random members come from a tuple snapshot of the set, cached until the set changes, so
+repeated SRANDMEMBERs cost O(1). SPOP changes the set every time, so on big sets
+(more than 1024 members) it takes ``set.pop()``'s member instead: arbitrary (in the
+order of Python's per-process salted hash) rather than uniformly random.
 
 SSCAN over a hashtable
 ~~~~~~~~~~~~~~~~~~~~~~
@@ -110,6 +117,17 @@ class SetValue:
             self._pool = tuple(self.members)
         return self._pool
 
+    def pop_random(self) -> bytes:
+        """Remove and return a random member (an arbitrary one from a big set: see above)."""
+        members = self.members
+        if len(members) > _RANDOM_PICK_COPY_LIMIT and self._pool is None:
+            member = members.pop()
+        else:
+            member = random.choice(self.random_pool())
+            members.discard(member)
+        self.changed()
+        return member
+
     def scan_index(self) -> ScanIndex:
         if self._scan_order is None:
             self._scan_order = ScanIndex(self.members)
@@ -136,7 +154,7 @@ def new_set(members: set[bytes], c: Client) -> SetValue:
 
 
 def reply_order(members: set[bytes], c: Client) -> list[bytes]:
-    """Members of an operation's result in Redis's reply order (numeric when intset-able)."""
+    """Members of a SUNION-style result in Redis's reply order (numeric when intset-able)."""
     return new_set(members, c).ordered()
 
 
@@ -198,10 +216,6 @@ def filter_matching(items: list[bytes], pattern: bytes | None) -> list[bytes]:
     if pattern is None:
         return items
     return [item for item in items if glob_match(pattern, item)]
-
-
-def _empty_set_reply(c: Client) -> Any:
-    return SetReply()
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -328,15 +342,9 @@ def spop(c: Client, args: list[bytes]) -> Any:
     value = get_set(c.db, key, read=False)
     if value is None:
         return None
-    members = value.members
-    if len(members) > _RANDOM_PICK_COPY_LIMIT and value._pool is None:
-        member = members.pop()
-    else:
-        member = random.choice(value.random_pool())
-        members.discard(member)
-    value.changed()
+    member = value.pop_random()
     c.notify("s", "spop", key)
-    if not members:
+    if not value.members:
         _delete_emptied(c, key)
     c.modified(key)
     return member
@@ -348,7 +356,7 @@ def _spop_count(c: Client, key: bytes, count_arg: bytes) -> Any:
         raise CommandError(errors.VALUE_MUST_BE_POSITIVE)
     value = get_set(c.db, key, read=False)
     if value is None or count == 0:
-        return _empty_set_reply(c)
+        return SetReply()
     members = value.members
     size = len(members)
     c.notify("s", "spop", key)
