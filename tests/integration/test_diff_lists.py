@@ -92,7 +92,9 @@ LPOS_SCRIPT: list[Command] = [
     ["LPOS", "l", "c", "RANK"], ["LPOS", "l", "c", "COUNT"], ["LPOS", "l", "c", "FOO", "1"], ["LPOS", "l", "c", "FOO"],
     ["LPOS", "l", "c", "RANK", "0", "COUNT", "-1"], ["LPOS", "l", "c", "COUNT", "-1", "RANK", "0"],
     ["LPOS", "nokey", "a"], ["LPOS", "nokey", "a", "COUNT", "1"], ["LPOS", "nokey", "a", "RANK", "0"],
-    ["LPOS", "l", "c", "RANK", "9223372036854775807"], ["LPOS", "l", "c", "COUNT", "9223372036854775808"],
+    ["LPOS", "l", "c", "RANK", "-9223372036854775808"], ["LPOS", "l", "c", "RANK", "-9223372036854775808", "COUNT", "2"],
+    ["LPOS", "l", "c", "RANK", "-9223372036854775808", "COUNT", "0"], ["LPOS", "l", "c", "RANK", "-9223372036854775807"],
+    ["LPOS", "l", "c", "RANK", "-9223372036854775808", "MAXLEN", "2"], ["LPOS", "l", "c", "RANK", "9223372036854775807"], ["LPOS", "l", "c", "COUNT", "9223372036854775808"],
     ["LPOS", "l"],
 ]  # fmt: skip
 

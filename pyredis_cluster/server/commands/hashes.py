@@ -377,7 +377,7 @@ def hrandfield(c: Client, args: list[bytes]) -> Any:
     argc = len(args)
     if argc == 2:
         value = _get_hash(c.db, args[1], read=True)
-        return None if value is None else random.choice(list(value))
+        return None if value is None else next(islice(value, random.randrange(len(value)), None))
     wanted = parse_int(args[2])
     if wanted < -LONG_MAX:
         raise CommandError(errors.value_not_between(-LONG_MAX, LONG_MAX))

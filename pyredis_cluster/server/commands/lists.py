@@ -45,7 +45,7 @@ from typing import Any
 
 from ...protocol.encoder import NULL_ARRAY, OK
 from .. import errors
-from ..args import LONG_MAX, ArgCursor, parse_int
+from ..args import LONG_MAX, LONG_MIN, ArgCursor, parse_int
 from ..client import Blocked, Client
 from ..command_table import KeySpec, command
 from ..errors import CommandError
@@ -516,6 +516,13 @@ def lpos(c: Client, args: list[bytes]) -> Any:
         return [] if count != -1 else None
     element = args[2]
     length = len(value)
+    if rank == LONG_MIN:
+        # Redis negates the rank in C, where -LONG_MIN stays negative: every match then
+        # counts as "past the rank" (so it searches from the tail like RANK -1), and its
+        # "matches - rank + 1 >= COUNT" test overflows and never stops the search.
+        rank = -1
+        if count > 0:
+            count = 0
     from_tail = rank < 0
     skip = abs(rank) - 1  # matches to pass over before the first one reported
     walk: Iterable[bytes] = reversed(value) if from_tail else value
