@@ -8,6 +8,7 @@ real server are in tests/integration/test_diff_server.py.
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Iterator
 
@@ -161,13 +162,23 @@ def test_debug_local_allows_loopback_clients(debug_node: object) -> None:
 
 
 def test_debug_sleep_blocks_the_whole_server(debug_node: object) -> None:
+    """A PING sent during DEBUG SLEEP is answered only after the sleep (one thread, like Redis)."""
     with RawClient(debug_node.port) as sleeper, RawClient(debug_node.port) as other:  # type: ignore[attr-defined]
-        started = time.monotonic()
-        sleeper.send_raw(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$3\r\n0.3\r\n")
-        time.sleep(0.05)  # let the DEBUG SLEEP reach the server before the PING
-        assert other.call("PING") == "PONG"
-        assert time.monotonic() - started >= 0.3
-        assert sleeper.read_reply()[1] == b"+OK\r\n"
+        for _ in range(5):
+            started = time.monotonic()
+            sleeper.send_raw(b"*3\r\n$5\r\nDEBUG\r\n$5\r\nSLEEP\r\n$3\r\n0.3\r\n")
+            assert other.call("PING") == "PONG"
+            sleeper.sock.settimeout(0.0)
+            try:
+                slept_first = sleeper.sock.recv(5, socket.MSG_PEEK) == b"+OK\r\n"
+            except BlockingIOError:
+                slept_first = False  # the PING got in before the DEBUG: try again
+            sleeper.sock.settimeout(10)
+            assert sleeper.read_reply()[1] == b"+OK\r\n"
+            if slept_first:
+                assert time.monotonic() - started >= 0.3
+                return
+        raise AssertionError("the PING was always served before DEBUG SLEEP")
 
 
 def test_debug_object_line(debug_node: object) -> None:
