@@ -280,3 +280,25 @@ def test_a_client_blocked_with_a_timeout_is_woken_by_a_push_before_it(our_port: 
         return out
 
     same_on_both(our_port, real_redis_port, play)
+
+
+def test_keyspace_events_of_served_clients(our_port: int, real_redis_port: int) -> None:
+    def play(s: Scenario) -> list[bytes]:
+        listener = s.connect()
+        s.admin.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        try:
+            listener.call("PSUBSCRIBE", "__keyevent@*")
+            listener.call("SUBSCRIBE", "end")
+            mover, popper = s.connect(), s.connect()
+            s.block(mover, "BLMOVE", "a", "b", "LEFT", "RIGHT", "0")
+            s.block(popper, "BLMPOP", "0", "1", "b", "LEFT", "COUNT", "3")
+            out = [s.admin.raw("RPUSH", "a", "x", "y"), s.reply(mover), s.reply(popper)]
+            s.admin.call("PUBLISH", "end", "marker")  # delivered after every event above
+            while (reply := listener.read_reply())[0][0] != b"message":
+                out.append(reply[1])
+            return out
+        finally:
+            s.admin.call("CONFIG", "SET", "notify-keyspace-events", "")
+
+    transcript = same_on_both(our_port, real_redis_port, play)
+    assert any(b"lpop" in line for line in transcript)
