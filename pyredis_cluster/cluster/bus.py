@@ -60,8 +60,16 @@ _LOG_LEVELS = {LogLevel.DEBUG: logging.DEBUG, LogLevel.VERBOSE: 15, LogLevel.NOT
                LogLevel.WARNING: logging.WARNING}  # fmt: skip
 
 
+#: What 7.0 logs for a packet dropped by DEBUG DROP-CLUSTER-PACKET-FILTER.
+DROP_FILTER_LOG = "Dropping packet that matches debug drop filter"
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _message_type(message: Any) -> int:
+    return message.message_type if isinstance(message, DroppedPacket) else int(message.type)
 
 
 class BusLink(asyncio.Protocol):
@@ -96,6 +104,9 @@ class BusLink(asyncio.Protocol):
             if message is NEED_DATA:
                 return
             if bus.packet_filter is not None and bus.packet_filter(message):
+                # Redis counts the packet as received, logs, and drops it before it
+                # updates anything about the sender (not even its liveness).
+                bus.run(bus.state.handle_dropped(link_id, _message_type(message), DROP_FILTER_LOG, now_ms()))
                 continue
             if isinstance(message, DroppedPacket):
                 if message.log:
@@ -275,6 +286,13 @@ class ClusterBus:
         """The peer closed the connection (or it broke)."""
         if self.links.pop(link_id, None) is not None:
             self.run(self.state.link_closed(link_id, now_ms()))
+
+    def set_drop_filter(self, message_type: int) -> None:
+        """DEBUG DROP-CLUSTER-PACKET-FILTER: drop incoming packets of one type (-1: none)."""
+        if message_type < 0:
+            self.packet_filter = None
+        else:
+            self.packet_filter = lambda message: _message_type(message) == message_type
 
     def kill_links(self, node_id: str, direction: str) -> int:
         """DEBUG CLUSTERLINK KILL: close our links to/from a node; the core reconnects later."""

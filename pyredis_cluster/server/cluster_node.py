@@ -119,6 +119,15 @@ class ClusterSupport:
             announce_hostname=config.cluster_announce_hostname,
         )
 
+    def apply_config(self) -> None:
+        """CONFIG SET of a cluster-* option: the core re-reads its settings (ports stay bound)."""
+        if self.state is None or self.bus is None:
+            return
+        fresh = self.settings(self.bus.port)
+        fresh.writable_delay = self.state.settings.writable_delay
+        self.state.settings = fresh
+        self.run(self.state.apply_settings(now_ms()))
+
     async def close(self) -> None:
         if self.bus is not None:
             await self.bus.close()

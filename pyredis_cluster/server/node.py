@@ -87,6 +87,7 @@ class Node:
         self.shutdown_requested = asyncio.Event() if _has_loop() else None
         self._servers: list[asyncio.base_events.Server] = []
         self._cron_task: asyncio.Task[None] | None = None
+        self.cron_paused = False  # DEBUG PAUSE-CRON
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -162,6 +163,8 @@ class Node:
         while True:
             hz = max(1, min(500, self.config.hz or 10))
             await asyncio.sleep(1 / hz)
+            if self.cron_paused:
+                continue
             try:
                 self.cron()
             except Exception:  # the cron must survive a bug in one of its jobs

@@ -105,7 +105,7 @@ def sunsubscribe(c: Client, args: list[bytes]) -> Any:
          summary="Post a message to a channel",
          complexity="O(N+M) where N is the number of subscribers of the channel and M the number of patterns on the server.")  # fmt: skip
 def publish(c: Client, args: list[bytes]) -> Any:
-    return c.node.pubsub.publish(args[1], args[2])
+    return c.node.publish(args[1], args[2])
 
 
 @command("spublish", 3, "pubsub loading stale fast", "",
@@ -114,7 +114,7 @@ def publish(c: Client, args: list[bytes]) -> Any:
          summary="Post a message to a shard channel",
          complexity="O(N) where N is the number of subscribers of the shard channel.")  # fmt: skip
 def spublish(c: Client, args: list[bytes]) -> Any:
-    return c.node.pubsub.publish_shard(args[1], args[2])
+    return c.node.publish(args[1], args[2], sharded=True)
 
 
 container("pubsub", group="pubsub", since="2.8.0",

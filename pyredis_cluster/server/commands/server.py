@@ -525,8 +525,29 @@ def _debug_populate(c: Client, args: list[bytes]) -> Any:
     return OK
 
 
+def _debug_clusterlink_kill(c: Client, direction: bytes, node_id: bytes) -> Any:
+    """DEBUG CLUSTERLINK KILL to|from|all <node-id>: close bus links; the cron reconnects."""
+    support = c.node.cluster
+    if support is None or support.state is None or support.bus is None:
+        raise CommandError(errors.DEBUG_CLUSTER_ONLY)
+    name = node_id.decode("utf-8", "replace")
+    if support.state.lookup(name) is None:
+        raise CommandError(errors.CLUSTER_UNKNOWN_NODE.format(name))
+    which = direction.lower()
+    if which not in (b"to", b"from", b"all"):
+        # 7.0 sends the error and then +OK anyway: two replies to one command.
+        text = errors.DEBUG_UNKNOWN_DIRECTION.format(direction.decode("utf-8", "replace"))
+        return Raw(b"-%s\r\n+OK\r\n" % text.encode())
+    if name != support.state.myid:  # 7.0 crashes on its own id; we just have no such link
+        support.bus.kill_links(name, which.decode())
+    return OK
+
+
 _DEBUG_HELP = [
     ("CHANGE-REPL-ID", "Give the replication stream a new replication ID."),
+    ("CLUSTERLINK KILL <to|from|all> <node-id>", "Close the cluster bus links to/from a node (both: all)."),
+    ("DROP-CLUSTER-PACKET-FILTER <packet-type>", "Drop incoming cluster bus packets of a type (-1: none)."),
+    ("PAUSE-CRON <0|1>", "Stop (1) or resume (0) the periodic background jobs, the cluster cron too."),
     ("DIGEST", "A digest of the whole dataset (ours: equal datasets give equal digests)."),
     ("DIGEST-VALUE <key> [<key> ...]", "A digest per key value."),
     ("ERROR <string>", "Reply with the given error."),
@@ -595,7 +616,20 @@ def debug(c: Client, args: list[bytes]) -> Any:
     if sub == b"error" and argc == 3:
         text = args[2].decode("utf-8", "replace")
         return ErrorReply(text[1:] if text.startswith("-") else "ERR " + text)
-    if sub in (b"set-disable-deny-scripts", b"replybuffer", b"pause-cron") and argc == 3:
+    if sub == b"pause-cron" and argc == 3:
+        # serverCron stops, and with it the cluster cron (PINGs, failure detection).
+        node.cron_paused = bool(_lenient_int(args[2]))
+        if node.cluster is not None and node.cluster.bus is not None:
+            node.cluster.bus.paused = node.cron_paused
+        return OK
+    if sub == b"drop-cluster-packet-filter" and argc == 3:
+        packet_type = parse_int(args[2])
+        if node.cluster is not None and node.cluster.bus is not None:
+            node.cluster.bus.set_drop_filter(packet_type)
+        return OK
+    if sub == b"clusterlink" and argc == 5 and args[2].lower() == b"kill":
+        return _debug_clusterlink_kill(c, args[3], args[4])
+    if sub in (b"set-disable-deny-scripts", b"replybuffer") and argc == 3:
         return OK
     raise _subcommand_syntax_error(args)
 
@@ -1036,6 +1070,8 @@ def _apply_config(node: Any, name: str) -> None:
     elif name == "dir":
         os.chdir(config.dir)
         config.dir = os.getcwd()
+    elif name.startswith("cluster-") and node.cluster is not None:
+        node.cluster.apply_config()
     elif name == "port" and int(config.port) != node.port and node._servers:
         try:
             _listen_on_port(node, int(config.port))
