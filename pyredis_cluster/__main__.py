@@ -51,15 +51,16 @@ def _pop_flag(argv: list[str], name: str) -> str | None:
 
 
 async def serve(config: Config) -> int:
+    from .server.cluster_node import ClusterConfigError
     from .server.logsetup import configure_logging
     from .server.node import Node
 
     configure_logging(config.loglevel, config.logfile)
-    node = Node(config)
     try:
+        node = Node(config)
         await node.start()
-    except OSError as err:
-        log.warning("%s", err)
+    except (OSError, ClusterConfigError) as err:
+        log.warning("%s", err)  # Redis logs the reason and exits with status 1
         return 1
     mode = "cluster" if config.cluster_enabled else "standalone"
     log.info("Running mode=%s, port=%d.", mode, node.port)
