@@ -67,6 +67,9 @@ async def serve(config: Config) -> int:
     log.warning("Server initialized")
     log.info("Ready to accept connections")
     loop = asyncio.get_running_loop()
+    # An error escaping a callback is logged like any other, never printed on stderr.
+    loop.set_exception_handler(lambda _loop, context: log.warning(
+        "Unexpected error in the event loop: %s", context.get("exception") or context.get("message")))
 
     def on_signal(name: str) -> None:
         log.warning("Received %s scheduling shutdown...", name)
