@@ -1,0 +1,244 @@
+"""Six of our nodes as separate processes, driven by the real tools.
+
+One cluster per module (starting six Python processes is the expensive part): it is
+made by ``redis-cli --cluster create ... --cluster-replicas 1`` exactly as an operator
+would, then used by redis-cli's other cluster subcommands, by redis-py's
+``RedisCluster`` (sync and asyncio) and by ``redis-cli -c``. The last test restarts a
+primary from its nodes.conf. Expected outputs are redis-cli's own success lines and
+facts of the contract (client-contract.md §1.2, §6.7), never our own output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio.cluster as async_cluster
+from redis.cluster import RedisCluster
+
+from tests.cluster_procs import (
+    ClusterProc,
+    cluster_nodes,
+    create_cluster,
+    redis_cli,
+    wait,
+    wait_cluster_ok,
+    wait_converged,
+)
+
+KEYS = 10_000
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[list[ClusterProc], str]]:
+    """Six nodes of ours made into a 3x2 cluster by redis-cli; yields (nodes, create output)."""
+    with cluster_nodes(ours=6) as nodes:
+        created = create_cluster(nodes, replicas=1)
+        output = created.stdout + created.stderr
+        assert created.returncode == 0, output
+        wait_cluster_ok(nodes)
+        yield nodes, output
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_create_covers_every_slot(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, output = cluster
+    output = _plain(output)
+    assert "[OK] All nodes agree about slots configuration." in output
+    assert "[OK] All 16384 slots covered." in output
+    assert "[ERR]" not in output  # (an anti-affinity WARNING is expected: one host)
+
+
+def test_check_and_info(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    for node in (nodes[0], nodes[4]):
+        check = redis_cli("--cluster", "check", node.address)
+        out = _plain(check.stdout)
+        assert check.returncode == 0, out + check.stderr
+        assert "[OK] All 16384 slots covered." in out and "[OK] All nodes agree about slots configuration." in out
+        assert len(re.findall(r"^M: ", out, re.M)) == 3 and len(re.findall(r"^S: ", out, re.M)) == 3
+        assert "[ERR]" not in out
+    info = redis_cli("--cluster", "info", nodes[1].address)
+    assert info.returncode == 0, info.stdout + info.stderr
+    assert re.search(r"\[OK\] \d+ keys in 3 masters\.", _plain(info.stdout)), info.stdout
+    assert len(re.findall(r"\| 1 slaves\.", info.stdout)) == 3
+
+
+def test_call_runs_a_command_on_every_node(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    owner_reply = redis_cli("-c", "-p", str(nodes[0].port), "SET", "call-key", "v1")
+    assert owner_reply.stdout.strip() == "OK", owner_reply
+    called = redis_cli("--cluster", "call", nodes[2].address, "GET", "call-key")
+    assert called.returncode == 0, called.stdout + called.stderr
+    replies = re.findall(r"^127\.0\.0\.1:(\d+): (.*)$", _plain(called.stdout), re.M)
+    assert sorted(int(port) for port, _ in replies) == sorted(n.port for n in nodes)
+    # The owner answers the value, every other node redirects to it.
+    assert [reply for _, reply in replies].count("v1") == 1
+    assert all(reply == "v1" or reply.startswith("MOVED ") for _, reply in replies), replies
+    dbsize = redis_cli("--cluster", "call", nodes[2].address, "DBSIZE", "--cluster-only-masters")
+    assert len(re.findall(r"^127\.0\.0\.1:\d+: \d+$", _plain(dbsize.stdout), re.M)) == 3, dbsize.stdout
+
+
+def test_set_timeout(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    before = nodes[0].call("CONFIG", "GET", "cluster-node-timeout")[1]
+    result = redis_cli("--cluster", "set-timeout", nodes[3].address, "4000")
+    out = _plain(result.stdout)
+    assert result.returncode == 0, out + result.stderr
+    # Like redis-server started without a config file: CONFIG SET works, CONFIG REWRITE fails.
+    assert "New node timeout set. 0 OK, 6 ERR." in out, out
+    assert out.count("ERR The server is running without a config file") == 6, out
+    for node in nodes:
+        assert node.call("CONFIG", "GET", "cluster-node-timeout") == [b"cluster-node-timeout", b"4000"]
+        node.call("CONFIG", "SET", "cluster-node-timeout", before.decode())
+
+
+# -- one topology everywhere --------------------------------------------------------------------
+
+
+def _nodes_view(node: ClusterProc) -> set[tuple[str, ...]]:
+    """CLUSTER NODES without what legitimately differs per observer (myself, ping times)."""
+    rows = set()
+    for fields in node.nodes_lines():
+        flags = ",".join(f for f in fields[2].split(",") if f != "myself")
+        rows.add((fields[0], fields[1], flags, fields[3], fields[6], fields[7], *fields[8:]))
+    return rows
+
+
+def _shards_view(node: ClusterProc) -> list[Any]:
+    """CLUSTER SHARDS (RESP2) in a canonical order, without the per-observer offsets."""
+    shards = []
+    for shard in node.call("CLUSTER", "SHARDS"):
+        fields = dict(zip(shard[::2], shard[1::2]))
+        members = []
+        for member in fields[b"nodes"]:
+            entry = dict(zip(member[::2], member[1::2]))
+            entry.pop(b"replication-offset")
+            members.append(tuple(sorted(entry.items())))
+        primary, replicas = members[0], sorted(members[1:])
+        shards.append((tuple(fields[b"slots"]), primary, tuple(replicas)))
+    return sorted(shards)
+
+
+def test_every_node_prints_the_same_topology(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    signature = wait_converged(nodes)
+    assert len(signature.split("|")) == 3
+
+    def same(view: Any) -> Any:
+        views = [view(n) for n in nodes]
+        return views[0] if all(v == views[0] for v in views) else None
+
+    nodes_view = wait(lambda: same(_nodes_view), what="the same CLUSTER NODES everywhere", nodes=nodes)
+    assert len(nodes_view) == 6
+    assert sum("master" in row[2] for row in nodes_view) == 3 and sum("slave" in row[2] for row in nodes_view) == 3
+    assert all(row[5] == "connected" for row in nodes_view)
+    slots = wait(lambda: same(lambda n: n.call("CLUSTER", "SLOTS")), what="the same CLUSTER SLOTS", nodes=nodes)
+    assert [(entry[0], entry[1]) for entry in slots] == [(0, 5460), (5461, 10922), (10923, 16383)]
+    shards = wait(lambda: same(_shards_view), what="the same CLUSTER SHARDS", nodes=nodes)
+    assert [len(replicas) for _, _, replicas in shards] == [1, 1, 1]
+    # RESP3 gives the same content as maps.
+    with nodes[0].connect() as raw:
+        raw.call("HELLO", "3")
+        assert all(type(shard).__name__ == "Map" for shard in raw.call("CLUSTER", "SHARDS"))
+
+
+# -- clients -----------------------------------------------------------------------------------
+
+
+def _tagged(i: int) -> str:
+    return f"{{user{i % 500}}}:item:{i}"
+
+
+def test_redis_py_cluster_sync(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    rc = RedisCluster(host="127.0.0.1", port=nodes[1].port, decode_responses=True, socket_timeout=30)
+    try:
+        pipe = rc.pipeline(transaction=False)
+        for i in range(KEYS):
+            pipe.set(_tagged(i), f"v{i}")
+        assert all(pipe.execute())
+        pipe = rc.pipeline(transaction=False)
+        for i in range(KEYS):
+            pipe.get(_tagged(i))
+        assert pipe.execute() == [f"v{i}" for i in range(KEYS)]
+        # MSET/MGET on keys sharing a hash tag (one slot), and plain commands one by one.
+        for tag in range(50):
+            mapping = {f"{{mtag{tag}}}:{j}": f"{tag}-{j}" for j in range(10)}
+            assert rc.mset(mapping)
+            assert rc.mget(list(mapping)) == list(mapping.values())
+        for i in range(0, KEYS, 97):
+            assert rc.incr(f"counter:{i}") == 1
+            assert rc.get(_tagged(i)) == f"v{i}"
+        assert rc.dbsize(target_nodes=RedisCluster.PRIMARIES) >= KEYS + 500  # summed over primaries
+        with pytest.raises(redis.exceptions.RedisClusterException):
+            rc.mget("a-key", "another-key-in-another-slot")
+    finally:
+        rc.close()
+
+
+def test_redis_py_cluster_asyncio(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+
+    async def run() -> None:
+        rc = async_cluster.RedisCluster(host="127.0.0.1", port=nodes[2].port, decode_responses=True)
+        try:
+            pipe = rc.pipeline()
+            for i in range(KEYS):
+                pipe.set(f"async:{_tagged(i)}", i)
+            assert all(await pipe.execute())
+            pipe = rc.pipeline()
+            for i in range(KEYS):
+                pipe.get(f"async:{_tagged(i)}")
+            assert await pipe.execute() == [str(i) for i in range(KEYS)]
+            for tag in range(20):
+                mapping = {f"{{atag{tag}}}:{j}": str(j) for j in range(10)}
+                assert await rc.mset(mapping)
+                assert await rc.mget(list(mapping)) == list(mapping.values())
+            values = await asyncio.gather(*(rc.get(f"async:{_tagged(i)}") for i in range(0, KEYS, 101)))
+            assert values == [str(i) for i in range(0, KEYS, 101)]
+        finally:
+            await rc.aclose()
+
+    asyncio.run(run())
+
+
+def test_redis_cli_follows_moved(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    owner_port = int(nodes[0].call("CLUSTER", "SLOTS")[-1][2][1])  # the owner of slot 16383
+    key = "foo"  # slot 12182, in the last range
+    other = next(n for n in nodes if n.port != owner_port)
+    plain = redis_cli("-p", str(other.port), "SET", key, "bar")
+    assert f"MOVED 12182 127.0.0.1:{owner_port}" in plain.stdout, plain
+    followed = redis_cli("-c", "-p", str(other.port), "SET", key, "bar")
+    assert followed.stdout.strip() == "OK", followed
+    assert redis_cli("-c", "-p", str(other.port), "GET", key).stdout.strip() == "bar"
+    assert redis_cli("-p", str(owner_port), "GET", key).stdout.strip() == "bar"
+
+
+# -- restart from nodes.conf (keep last: it restarts a primary) -----------------------------------
+
+
+def test_restarted_node_rejoins_with_its_id_and_slots(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    node = next(n for n in nodes if any(f[2] == "myself,master" for f in n.nodes_lines()))
+    myid = node.myid()
+    own_line = next(f for f in node.nodes_lines() if f[0] == myid)
+    slots, epoch = own_line[8:], own_line[6]
+    others = [n for n in nodes if n is not node]
+    node.restart()
+    assert node.myid() == myid
+    again = next(f for f in node.nodes_lines() if f[0] == myid)
+    assert (again[8:], again[6]) == (slots, epoch)
+    wait_cluster_ok(nodes)
+    for other in others:
+        seen = next(f for f in other.nodes_lines() if f[0] == myid)
+        assert seen[8:] == slots and seen[7] == "connected"
+    wait_converged(nodes)
