@@ -186,7 +186,6 @@ class Keyspace:
                 break
         return deleted
 
-
     def release_idle_scan_indexes(self, idle_ms: int = 60_000) -> None:
         """Drop the SCAN index of databases not scanned for ``idle_ms`` (a cache only)."""
         for db in self.databases:
@@ -351,7 +350,11 @@ class Database:
 
     def _signal_ready(self, key: bytes, value: Any) -> None:
         """Wake clients blocked on ``key`` if it now holds a type they wait for."""
-        if type(value) is not bytes and value.TYPE_NAME in BLOCKABLE_TYPES and (self.index, key) in self.keyspace.blocked_on:
+        if (
+            type(value) is not bytes
+            and value.TYPE_NAME in BLOCKABLE_TYPES
+            and (self.index, key) in self.keyspace.blocked_on
+        ):
             self.keyspace.ready_keys.append((self, key))
 
     def set(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
@@ -450,7 +453,16 @@ class Database:
 
     def swap_contents(self, other: Database) -> None:
         """Exchange every key (and its TTL and bookkeeping) with ``other`` (SWAPDB)."""
-        for attr in ("data", "expires", "_expiry_index", "access", "lfu", "_scan_index", "keys_by_slot", "avg_ttl"):
+        for attr in (
+            "data",
+            "expires",
+            "_expiry_index",
+            "access",
+            "lfu",
+            "_scan_index",
+            "keys_by_slot",
+            "avg_ttl",
+        ):
             mine, theirs = getattr(self, attr), getattr(other, attr)
             setattr(self, attr, theirs)
             setattr(other, attr, mine)

@@ -260,7 +260,11 @@ _PATTERNS = ["*", "**", "f*", "*o", "*oo*", "h?llo", "h*llo", "h[ae]llo", "h[^e]
 def test_keys_patterns(our_port, real_redis_port):
     script: list[Any] = [["SET", name, "v"] for name in _KEY_NAMES]
     script += [Check(["KEYS", pattern], sorted_reply) for pattern in _PATTERNS]
-    script += [["SET", "gone", "v", "PXAT", "1"], Check(["KEYS", "*"], sorted_reply), Check(["KEYS", "g*"], sorted_reply)]
+    script += [
+        ["SET", "gone", "v", "PXAT", "1"],
+        Check(["KEYS", "*"], sorted_reply),
+        Check(["KEYS", "g*"], sorted_reply),
+    ]
     script += [["KEYS"], ["KEYS", "a", "b"], ["FLUSHALL"], ["KEYS", "*"]]
     assert_same_checked(our_port, real_redis_port, script)
 
@@ -270,9 +274,16 @@ _GLOB_ALPHABET = ["a", "b", "*", "?", "[", "]", "^", "-", "\\", "\x00", "\xfe", 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    patterns=st.lists(st.lists(st.sampled_from(_GLOB_ALPHABET), max_size=7).map("".join), min_size=5, max_size=10),
-    names=st.sets(st.lists(st.sampled_from(["a", "b", "-", "]", "^", "\\", "\xfe", "A", "\x00"]), max_size=5).map("".join),
-                  min_size=1, max_size=25),
+    patterns=st.lists(
+        st.lists(st.sampled_from(_GLOB_ALPHABET), max_size=7).map("".join), min_size=5, max_size=10
+    ),
+    names=st.sets(
+        st.lists(st.sampled_from(["a", "b", "-", "]", "^", "\\", "\xfe", "A", "\x00"]), max_size=5).map(
+            "".join
+        ),
+        min_size=1,
+        max_size=25,
+    ),
 )
 def test_keys_glob_matches_redis_on_random_patterns(our_port, real_redis_port, patterns, names):
     """Our stringmatchlen against Redis's, through KEYS, on random hostile patterns."""
@@ -321,7 +332,13 @@ def test_scan_iterations_return_the_same_keys(our_port, real_redis_port):
                 conn.call("SADD", f"set:{i}", "m")
             conn.call("SET", "gone", "v", "PXAT", "1")
             got = []
-            for options in ((), ("COUNT", "7"), ("MATCH", "key:1*"), ("TYPE", "set"), ("TYPE", "string", "MATCH", "*:2?")):
+            for options in (
+                (),
+                ("COUNT", "7"),
+                ("MATCH", "key:1*"),
+                ("TYPE", "set"),
+                ("TYPE", "string", "MATCH", "*:2?"),
+            ):
                 seen, _ = full_scan(conn, *options)
                 got.append(sorted(set(seen)))
                 assert len(seen) == len(set(seen)) or port == real_redis_port

@@ -89,7 +89,10 @@ def test_time_is_frozen_inside_multi_exec(port):
     long the transaction runs (Redis caches the time for expiry during the whole EXEC)."""
     with RawClient(port) as conn:
         for start in range(0, 20000, 1000):
-            conn.call("MSET", *[f"filler:{i}" if j == 0 else "x" for i in range(start, start + 1000) for j in (0, 1)])
+            conn.call(
+                "MSET",
+                *[f"filler:{i}" if j == 0 else "x" for i in range(start, start + 1000) for j in (0, 1)],
+            )
         assert conn.call("MULTI") == "OK"
         conn.call("SET", "brief", "v", "PX", "1")
         for _ in range(5):
@@ -125,14 +128,38 @@ def collect_events(port: int, script: Sequence[Sequence[Any]]) -> list[Any]:
 def test_generic_commands_publish_redis_events(our_port, real_redis_port):
     far = "4102444800"
     script = [
-        ["SET", "a", "1"], ["EXPIRE", "a", "100"], ["PEXPIREAT", "a", far + "000"], ["PERSIST", "a"], ["PERSIST", "a"],
-        ["EXPIRE", "a", "100", "NX"], ["EXPIRE", "a", "-1"], ["EXPIRE", "nokey", "10"],
-        ["SET", "b", "2"], ["RENAME", "b", "c"], ["SET", "d", "x"], ["RENAME", "c", "d"], ["RENAMENX", "d", "e"],
-        ["RENAME", "e", "e"], ["COPY", "e", "f"], ["COPY", "e", "f", "REPLACE"], ["COPY", "e", "g", "DB", "2"],
-        ["MOVE", "e", "3"], ["MOVE", "nokey", "3"], ["DEL", "f", "nokey", "g"], ["UNLINK", "f"],
-        ["SET", "gone", "v", "PXAT", "1"], ["GET", "gone"], ["GET", "missing"], ["EXISTS", "missing"],
-        ["TYPE", "missing"], ["TTL", "missing"], ["OBJECT", "ENCODING", "missing"], ["TOUCH", "missing"],
-        ["SADD", "s", "2", "1"], ["SORT", "s", "STORE", "sorted"], ["SORT", "nokey", "STORE", "sorted"],
+        ["SET", "a", "1"],
+        ["EXPIRE", "a", "100"],
+        ["PEXPIREAT", "a", far + "000"],
+        ["PERSIST", "a"],
+        ["PERSIST", "a"],
+        ["EXPIRE", "a", "100", "NX"],
+        ["EXPIRE", "a", "-1"],
+        ["EXPIRE", "nokey", "10"],
+        ["SET", "b", "2"],
+        ["RENAME", "b", "c"],
+        ["SET", "d", "x"],
+        ["RENAME", "c", "d"],
+        ["RENAMENX", "d", "e"],
+        ["RENAME", "e", "e"],
+        ["COPY", "e", "f"],
+        ["COPY", "e", "f", "REPLACE"],
+        ["COPY", "e", "g", "DB", "2"],
+        ["MOVE", "e", "3"],
+        ["MOVE", "nokey", "3"],
+        ["DEL", "f", "nokey", "g"],
+        ["UNLINK", "f"],
+        ["SET", "gone", "v", "PXAT", "1"],
+        ["GET", "gone"],
+        ["GET", "missing"],
+        ["EXISTS", "missing"],
+        ["TYPE", "missing"],
+        ["TTL", "missing"],
+        ["OBJECT", "ENCODING", "missing"],
+        ["TOUCH", "missing"],
+        ["SADD", "s", "2", "1"],
+        ["SORT", "s", "STORE", "sorted"],
+        ["SORT", "nokey", "STORE", "sorted"],
         ["SORT", "s", "BY", "w_*", "GET", "o_*"],
     ]
     assert collect_events(our_port, script) == collect_events(real_redis_port, script)

@@ -108,7 +108,9 @@ def test_active_expiry_runs_from_the_cron(env, clock):
     env.node.cron()
     assert set(env.db.data) == {b"stays"}
     assert env.node.keyspace.expired_keys == 10
-    assert [e for e in env.events if e[1] == "expired"] == [("x", "expired", b"k%d" % i, 0) for i in range(10)]
+    assert [e for e in env.events if e[1] == "expired"] == [
+        ("x", "expired", b"k%d" % i, 0) for i in range(10)
+    ]
 
 
 # -- the EXPIRE family ---------------------------------------------------------------------------
