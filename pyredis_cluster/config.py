@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .protocol.quoting import sds_repr
+
 REDIS_VERSION = "7.0.15"
 
 # name | kind | default: the table of every 7.0 option (aliases below).
@@ -690,23 +692,6 @@ def _format_memory_for_file(value: int) -> str:
     return str(value)
 
 
-def _quote_for_file(text: str) -> str:
-    """Redis's sdscatrepr: always quoted, with C escapes."""
-    out = []
-    for ch in text:
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif " " <= ch <= "~":
-            out.append(ch)
-        else:
-            out.append("\\x%02x" % (ord(ch) & 0xFF))
-    return '"' + "".join(out) + '"'
 
 
 def option_file_lines(config: Config, name: str) -> list[str]:
@@ -735,7 +720,7 @@ def option_file_lines(config: Config, name: str) -> list[str]:
         return [f"{name} {format_value(option, value)}"]
     if option.kind == "flags" or name in ("bind", "oom-score-adj-values", "latency-tracking-info-percentiles"):
         return [f"{name} {value}"]
-    return [f"{name} {_quote_for_file(str(value))}"]
+    return [f"{name} {sds_repr(str(value).encode('utf-8', 'surrogateescape'))}"]
 
 
 def rewrite_config_lines(config: Config, old_lines: list[str], force_all: bool = False) -> str:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..protocol.encoder import encode
+from ..protocol.quoting import sds_repr
 from .blocking import BlockingManager
 from .client import Client
 from .keyspace import Keyspace
@@ -205,6 +206,11 @@ class Node:
         if client.blocked is not None:
             self.blocking.unblock(client)
         client.unwatch_all()
+        self.unsubscribe_all(client)
+        client.killed = True
+
+    def unsubscribe_all(self, client: Client) -> None:
+        """Drop every subscription of a client and stop its MONITOR (disconnect, RESET)."""
         for table, names in (
             (self.pubsub.channels, client.channels),
             (self.pubsub.patterns, client.patterns),
@@ -219,7 +225,7 @@ class Node:
             names.clear()
         if client in self.monitors:
             self.monitors.remove(client)
-        client.killed = True
+        client.is_monitor = False
 
     # -- notifications ---------------------------------------------------------------------
 
@@ -274,7 +280,7 @@ class Node:
         and MIGRATE ... AUTH/AUTH2. (A script's client shows its ``addr``, "lua".)
         """
         now_us = time.time_ns() // 1000
-        words = " ".join('"' + _escape_monitor(arg) + '"' for arg in _redact(args))
+        words = " ".join(sds_repr(arg) for arg in _redact(args))
         line = "%d.%06d [%d %s] %s" % (now_us // 1_000_000, now_us % 1_000_000, c.db.index, c.addr, words)
         data = b"+" + line.encode("utf-8", "surrogateescape") + b"\r\n"
         for monitor in list(self.monitors):
@@ -305,28 +311,6 @@ def _redact(args: list[bytes]) -> list[bytes]:
     return shown
 
 
-def _escape_monitor(arg: bytes) -> str:
-    """Quote an argument like Redis's sdscatrepr."""
-    out = []
-    for byte in arg:
-        ch = chr(byte)
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif 32 <= byte < 127:
-            out.append(ch)
-        else:
-            out.append("\\x%02x" % byte)
-    return "".join(out)
 
 
 def _has_loop() -> bool:

@@ -70,21 +70,7 @@ def quit_(c: Client, args: list[bytes]) -> Any:
 def reset(c: Client, args: list[bytes]) -> Any:
     node = c.node
     c.reset_multi()
-    for table, names in (
-        (node.pubsub.channels, c.channels),
-        (node.pubsub.patterns, c.patterns),
-        (node.pubsub.shard_channels, c.shard_channels),
-    ):
-        for name in names:
-            subscribers = table.get(name)
-            if subscribers is not None:
-                subscribers.pop(c, None)
-                if not subscribers:
-                    del table[name]
-        names.clear()
-    if c in node.monitors:
-        node.monitors.remove(c)
-    c.is_monitor = False
+    node.unsubscribe_all(c)
     c.select(0)
     c.resp = 2
     c.name = b""
