@@ -1,0 +1,126 @@
+"""A mixed cluster: three real redis-server 7.0 nodes and three of ours, one bus.
+
+``redis-cli --cluster create`` makes the six into one cluster of six primaries (our
+node does not replicate data yet, so no replicas). The real nodes are the judges: they
+must accept our bus packets (handshake, gossip, failure reports, PUBLISH) and we must
+accept theirs, so that:
+
+* every node, real or ours, ends with the same topology and ``--cluster check`` passes
+  from either kind of node;
+* PUBLISH crosses the bus in both directions;
+* a stopped (SIGSTOP) node of ours is flagged FAIL by the real nodes and a stopped real
+  node by ours. Six primaries need four failure reports, so neither side gets there
+  without the other's reports. Both flags clear after SIGCONT.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from pyredis_cluster.protocol.encoder import ErrorReply
+from tests.cluster_procs import (
+    ClusterProc,
+    cluster_nodes,
+    create_cluster,
+    node_flags,
+    redis_cli,
+    wait,
+    wait_cluster_ok,
+    wait_converged,
+)
+
+NODE_TIMEOUT_MS = 2000
+
+
+@pytest.fixture(scope="module")
+def mixed() -> Iterator[list[ClusterProc]]:
+    with cluster_nodes(ours=3, real=3, node_timeout=NODE_TIMEOUT_MS) as nodes:
+        ours, real = nodes[:3], nodes[3:]
+        interleaved = [n for pair in zip(ours, real) for n in pair]  # slot ranges alternate kinds
+        created = create_cluster(interleaved, replicas=0)
+        output = re.sub(r"\x1b\[[0-9;]*m", "", created.stdout + created.stderr)
+        assert created.returncode == 0, output
+        assert "[OK] All 16384 slots covered." in output, output
+        assert "[OK] All nodes agree about slots configuration." in output, output
+        wait_cluster_ok(nodes)
+        yield nodes
+
+
+def _topology(node: ClusterProc) -> set[tuple[str, ...]]:
+    rows = set()
+    for f in node.nodes_lines():
+        rows.add((f[0], f[1], ",".join(x for x in f[2].split(",") if x != "myself"), f[3], f[6], f[7], *f[8:]))
+    return rows
+
+
+def test_converges_and_passes_check_from_both_kinds(mixed: list[ClusterProc]) -> None:
+    wait_converged(mixed)
+    views = wait(lambda: (v := [_topology(n) for n in mixed]) and all(x == v[0] for x in v) and v[0],
+                 what="one CLUSTER NODES topology on real and our nodes", nodes=mixed)  # fmt: skip
+    assert len(views) == 6 and all(row[2] == "master" and row[5] == "connected" for row in views)
+    slots = {n.kind: n.call("CLUSTER", "SLOTS") for n in mixed}
+    assert slots["ours"] == slots["real"]
+    for node in (mixed[0], mixed[3]):
+        check = redis_cli("--cluster", "check", node.address)
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert "[OK] All 16384 slots covered." in check.stdout
+    # Same CLUSTER INFO shape on both kinds (counters differ, the lines do not).
+    real_info, our_info = mixed[3].cluster_info(), mixed[0].cluster_info()
+    for field in ("cluster_state", "cluster_slots_assigned", "cluster_slots_ok", "cluster_known_nodes",
+                  "cluster_size", "cluster_current_epoch"):  # fmt: skip
+        assert our_info[field] == real_info[field], field
+
+
+def _subscribe(node: ClusterProc, channel: str) -> object:
+    client = node.connect()
+    assert client.call("SUBSCRIBE", channel) == [b"subscribe", channel.encode(), 1]
+    return client
+
+
+def test_publish_crosses_the_bus_both_ways(mixed: list[ClusterProc]) -> None:
+    ours, real = mixed[0], mixed[3]
+    on_ours = _subscribe(ours, "news")
+    on_real = _subscribe(real, "news")
+    assert real.call("PUBLISH", "news", "from-real") == 1  # its own subscriber only
+    assert on_ours.read_reply()[0] == [b"message", b"news", b"from-real"]  # type: ignore[attr-defined]
+    assert on_real.read_reply()[0] == [b"message", b"news", b"from-real"]  # type: ignore[attr-defined]
+    assert ours.call("PUBLISH", "news", "from-ours") == 1
+    assert on_real.read_reply()[0] == [b"message", b"news", b"from-ours"]  # type: ignore[attr-defined]
+    assert on_ours.read_reply()[0] == [b"message", b"news", b"from-ours"]  # type: ignore[attr-defined]
+    # Another of our nodes and another real node hear it too.
+    third = _subscribe(mixed[1], "news")
+    fourth = _subscribe(mixed[4], "news")
+    assert mixed[5].call("PUBLISH", "news", "third") == 0
+    for client in (third, fourth):
+        assert client.read_reply()[0] == [b"message", b"news", b"third"]  # type: ignore[attr-defined]
+
+
+def test_sigstopped_nodes_are_failed_by_the_other_kind_and_cleared(mixed: list[ClusterProc]) -> None:
+    our_victim, real_victim = mixed[1], mixed[4]
+    our_id, real_id = our_victim.myid(), real_victim.myid()
+    real_judges = [n for n in mixed if n.kind == "real" and n is not real_victim]
+    our_judges = [n for n in mixed if n.kind == "ours" and n is not our_victim]
+    our_victim.sigstop()
+    real_victim.sigstop()
+    try:
+        wait(lambda: all("fail" in node_flags(j, our_id) for j in real_judges),
+             what="real nodes to flag our stopped node FAIL", nodes=mixed)  # fmt: skip
+        wait(lambda: all("fail" in node_flags(j, real_id) for j in our_judges),
+             what="our nodes to flag the stopped real node FAIL", nodes=mixed)  # fmt: skip
+        # The agreement spreads: our nodes also see our victim FAIL, the real ones the real victim.
+        wait(lambda: all("fail" in node_flags(j, our_id) for j in our_judges), what="FAIL gossip", nodes=mixed)
+        wait(lambda: all("fail" in node_flags(j, real_id) for j in real_judges), what="FAIL gossip", nodes=mixed)
+        assert all(j.cluster_info()["cluster_state"] == "fail" for j in real_judges + our_judges)
+        reply = our_judges[0].call("GET", "anything")
+        assert isinstance(reply, ErrorReply) and reply == "CLUSTERDOWN The cluster is down"
+    finally:
+        our_victim.sigcont()
+        real_victim.sigcont()
+    judges = real_judges + our_judges
+    for victim_id in (our_id, real_id):
+        wait(lambda v=victim_id: all(not {"fail", "fail?"} & node_flags(j, v) for j in judges),
+             what="FAIL to clear after SIGCONT", nodes=mixed)  # fmt: skip
+    wait_cluster_ok(mixed)
