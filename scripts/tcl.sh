@@ -14,6 +14,8 @@ python3 -m pyredis_cluster --port "$PORT" --dir "$WORKDIR" --enable-debug-comman
 NODE_PID=$!
 trap 'kill $NODE_PID 2>/dev/null; wait $NODE_PID 2>/dev/null; rm -rf "$WORKDIR"' EXIT
 for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+# A random base port for the suite's own helper sockets, so parallel runs do not clash.
+export TCL_BASEPORT=${TCL_BASEPORT:-$(( 21000 + RANDOM % 8000 ))}
 export TCL_EXTRA_ARGS=${TCL_EXTRA_ARGS:---ignore-encoding}
 export OUT_DIR=${OUT_DIR:-$PWD/.tcl-results}
 if [ "${CLUSTER:-0}" = 1 ]; then

@@ -241,7 +241,7 @@ def function_help(c: Client, args: list[bytes]) -> Any:
 def help_reply(container_name: str, entries: list[tuple[str, str]]) -> list[Any]:
     """A container's HELP reply, in Redis's shape: status lines, usage first, HELP last."""
     lines = [f"{container_name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"]
-    for usage, text in entries + [("HELP", "Print this help.")]:
+    for usage, text in entries + [("HELP", "Prints this help.")]:
         lines.append(usage)
         lines.append("    " + text)
     return [Status(line) for line in lines]
