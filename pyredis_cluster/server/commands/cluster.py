@@ -37,6 +37,11 @@ def _cluster(c: Client) -> Any:
     return support
 
 
+def _syntax(args: list[bytes]) -> CommandError:
+    """A subcommand called with a number of arguments none of its forms takes."""
+    return CommandError(errors.subcommand_syntax(args[1], args[0]))
+
+
 def _state(c: Client) -> ClusterState:
     return _cluster(c).state
 
@@ -199,7 +204,7 @@ def cluster_flushslots(c: Client, args: list[bytes]) -> Any:
          summary="Connect this node to another one, joining their clusters", complexity="O(1)")  # fmt: skip
 def cluster_meet(c: Client, args: list[bytes]) -> Any:
     if len(args) > 5:
-        raise CommandError(errors.SYNTAX)
+        raise _syntax(args)
     ip = args[2].decode("utf-8", "replace")
     try:
         port = int(args[3])
@@ -225,7 +230,7 @@ def cluster_forget(c: Client, args: list[bytes]) -> Any:
          complexity="O(N) where N is the number of known nodes")  # fmt: skip
 def cluster_reset(c: Client, args: list[bytes]) -> Any:
     if len(args) > 3:
-        raise CommandError(errors.SYNTAX)
+        raise _syntax(args)
     mode = args[2].lower() if len(args) == 3 else b"soft"
     if mode not in (b"hard", b"soft"):
         raise CommandError(errors.SYNTAX)
@@ -313,7 +318,9 @@ def cluster_setslot(c: Client, args: list[bytes]) -> Any:
          summary="Make this replica take over from its primary", complexity="O(1)")  # fmt: skip
 def cluster_failover(c: Client, args: list[bytes]) -> Any:
     state = _state(c)
-    if len(args) > 3 or (len(args) == 3 and args[2].lower() not in (b"force", b"takeover")):
+    if len(args) > 3:
+        raise _syntax(args)
+    if len(args) == 3 and args[2].lower() not in (b"force", b"takeover"):
         raise CommandError(errors.SYNTAX)
     if not state.myself.is_replica:
         raise CommandError(errors.CLUSTER_FAILOVER_TO_PRIMARY)
