@@ -4,7 +4,8 @@ It behaves like ``redis-server``: options come from a config file given as the f
 argument and/or ``--name value`` flags (flags win), the process stays in the
 foreground, logs to stdout (or ``logfile``), and shuts down cleanly on SIGINT/SIGTERM.
 Two flags are ours: ``--loop uvloop|asyncio`` picks the event loop (uvloop when it is
-installed), and ``--version``.
+installed), and ``--version``. ``python -m pyredis_cluster cluster start|stop|status``
+runs a local cluster of such processes (see localcluster.py).
 """
 
 from __future__ import annotations
@@ -90,11 +91,16 @@ async def serve(config: Config) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["cluster"]:  # the local-cluster tool: cluster start|stop|status
+        from .localcluster import main as cluster_main
+
+        return cluster_main(argv[1:])
     if argv[:1] in (["--version"], ["-v"]):
         print(f"Redis server v={REDIS_VERSION} sha=00000000:0 malloc=libc bits=64 build=pyredis_cluster-{__version__}")
         return 0
     if argv[:1] in (["--help"], ["-h"]):
         print("Usage: python -m pyredis_cluster [/path/to/redis.conf] [--option value] [--loop uvloop|asyncio]")
+        print("       python -m pyredis_cluster cluster start|stop|status [--help]")
         return 0
     loop_name = _pop_flag(argv, "--loop") or "uvloop"
     try:
