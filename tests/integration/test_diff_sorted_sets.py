@@ -404,3 +404,11 @@ EVENTS_SCRIPT: list[Command] = [
 
 def test_keyspace_events_match_redis(our_port: int, real_redis_port: int) -> None:
     assert keyspace_events(our_port, EVENTS_SCRIPT) == keyspace_events(real_redis_port, EVENTS_SCRIPT)
+
+
+def test_blocking_pop_timeout_errors_match_redis(our_port: int, real_redis_port: int) -> None:
+    """BZPOP*/BZMPOP read their timeout like BLPOP: a long double, with x86's cast quirks."""
+    script = [[cmd, *keys, timeout] for timeout in ("1e5000", "1e30", "inf", "-1", "abc", " 1", "")
+              for cmd, keys in (("BZPOPMIN", ["k"]), ("BZPOPMAX", ["k"]))]  # fmt: skip
+    script += [["BZMPOP", timeout, "1", "k", "MIN"] for timeout in ("1e5000", "1e30", "-1", "x")]
+    assert_same(our_port, real_redis_port, script)

@@ -60,6 +60,7 @@ from ..command_table import KeySpec, command
 from ..errors import CommandError
 from ..keyspace import Database, ScanIndex
 from .keys import parse_scan_cursor
+from .lists import parse_timeout  # the one Redis-exact blocking timeout parser
 from .sets import SetValue, filter_matching, parse_count_with_sign, parse_scan_options
 
 _INF = math.inf
@@ -410,25 +411,6 @@ def _bisect_positions(size: int, predicate: Callable[[int], bool]) -> int:
         else:
             low = mid + 1
     return low
-
-
-def parse_timeout_deadline(c: Client, arg: bytes) -> int:
-    """A blocking timeout in seconds -> absolute deadline in ms (0: wait forever)."""
-    parsed = strtod_whole(arg) if arg and not arg[:1].isspace() else None
-    if parsed is None:
-        raise CommandError(errors.TIMEOUT_NOT_FLOAT)
-    seconds, range_error = parsed
-    if range_error and seconds == 0.0:
-        # Redis reads a long double, where this is a tiny non-zero value: it rounds up to 1 ms.
-        return 0 if arg[:1] == b"-" else c.node.keyspace.now_ms + 1
-    millis = seconds * 1000.0
-    # Redis converts ceil(ms) to a long long; out-of-range values come out negative on x86.
-    if math.isinf(millis) or not -(2.0**63) <= millis < 2.0**63:
-        raise CommandError(errors.TIMEOUT_NEGATIVE)
-    timeout = math.ceil(millis)
-    if timeout < 0:
-        raise CommandError(errors.TIMEOUT_NEGATIVE)
-    return c.node.keyspace.now_ms + timeout if timeout else 0
 
 
 # -- replies --------------------------------------------------------------------------------------
@@ -1115,7 +1097,7 @@ def _first_ready_zset(c: Client, keys: list[bytes], skip_wrong_type: bool) -> tu
 
 
 def _bzpop(c: Client, args: list[bytes], from_max: bool) -> Any:
-    deadline = parse_timeout_deadline(c, args[-1])
+    deadline = parse_timeout(c, args[-1])
     keys = args[1:-1]
     found = _first_ready_zset(c, keys, skip_wrong_type=c.blocked is not None)
     if found is None:
@@ -1163,7 +1145,7 @@ def _zmpop_generic(c: Client, args: list[bytes], numkeys_index: int, blocking: b
             raise CommandError(errors.SYNTAX)
     count = max(count, 1)
     keys = args[numkeys_index + 1 : where_index]
-    deadline = parse_timeout_deadline(c, args[1]) if blocking else 0
+    deadline = parse_timeout(c, args[1]) if blocking else 0
     found = _first_ready_zset(c, keys, skip_wrong_type=blocking and c.blocked is not None)
     if found is None:
         return Blocked(keys, deadline, NULL_ARRAY) if blocking else NULL_ARRAY
