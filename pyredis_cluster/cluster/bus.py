@@ -154,6 +154,7 @@ class ClusterBus:
         self.on_replication_changed = on_replication_changed
         self.links: dict[LinkId, BusLink] = {}
         self._pending: dict[LinkId, list[bytes]] = {}  # sends queued while connecting
+        self._connecting: set[asyncio.Task[None]] = set()  # connects in flight, cancelled by close()
         self._servers: list[asyncio.base_events.Server] = []
         self._ticker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -185,6 +186,12 @@ class ClusterBus:
                 await self._ticker
             except asyncio.CancelledError:
                 pass
+        # A connect still in flight must not register a link on a closed bus.
+        self._pending.clear()
+        connecting = list(self._connecting)
+        for task in connecting:
+            task.cancel()
+        await asyncio.gather(*connecting, return_exceptions=True)
         for link in list(self.links.values()):
             link.close()
         self.links.clear()
@@ -251,7 +258,9 @@ class ClusterBus:
     def _connect(self, effect: Connect) -> None:
         assert self._loop is not None
         self._pending[effect.link_id] = []
-        self._loop.create_task(self._open(effect))
+        task = self._loop.create_task(self._open(effect))
+        self._connecting.add(task)
+        task.add_done_callback(self._connecting.discard)
 
     async def _open(self, effect: Connect) -> None:
         link_id = effect.link_id

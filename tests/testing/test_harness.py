@@ -17,6 +17,7 @@ import redis.asyncio
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 
+from pyredis_cluster.cluster.bus import now_ms
 from pyredis_cluster.cluster.slots import key_hash_slot
 from pyredis_cluster.layout import Layout, slot_ranges
 from pyredis_cluster.testing import ClusterNotReady, cluster_in_thread, start_cluster
@@ -145,6 +146,20 @@ async def test_close_leaves_no_task_socket_or_file() -> None:
     assert [task for task in asyncio.all_tasks() if task is not me] == []
     assert all(refuses_connections(port) for port in ports)
     assert not os.path.exists(directory)
+    assert open_fds() <= baseline_fds
+
+
+async def test_close_while_links_are_being_redialled() -> None:
+    """Closing while a node is reconnecting leaves no connect task and no socket behind."""
+    baseline_fds = open_fds()
+    me = asyncio.current_task()
+    async with start_cluster(primaries=3) as cluster:
+        support = cluster.nodes[0].cluster
+        for peer in cluster.nodes[1:]:
+            support.bus.kill_links(peer.cluster.state.myid, "all")
+        support.run(support.state.tick(now_ms()))  # the cron redials at once: connects in flight
+    await asyncio.sleep(0)
+    assert [task for task in asyncio.all_tasks() if task is not me] == []
     assert open_fds() <= baseline_fds
 
 
