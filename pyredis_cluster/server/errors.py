@@ -281,3 +281,10 @@ CLUSTER_FAILOVER_TO_PRIMARY = "ERR You should send CLUSTER FAILOVER to a replica
 CLUSTER_UNKNOWN_NODE = "ERR Unknown node {}"
 DEBUG_CLUSTER_ONLY = "ERR Debug option only available for cluster mode enabled setup!"
 DEBUG_UNKNOWN_DIRECTION = "ERR Unknown direction {}"
+
+# -- DUMP / RESTORE (commands/dump.py) -------------------------------------------------------
+BAD_DATA_FORMAT = "ERR Bad data format"
+BUSYKEY = "BUSYKEY Target key name already exists."
+RESTORE_INVALID_TTL = "ERR Invalid TTL value, must be >= 0"
+RESTORE_INVALID_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
+RESTORE_INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
