@@ -122,10 +122,19 @@ class FastRequestParser:
         except (ValueError, hiredis.ProtocolError):
             slow.feed(data)
             return
-        # hiredis keeps a half-read request inside itself (has_data() cannot tell), so
-        # count what the complete requests used; the rest is kept for the next read.
-        consumed = sum(_encoded_size(command) for command in parsed)
-        if consumed < len(data):
+        # Did the bytes end exactly after a request? hiredis keeps a half-read request
+        # inside itself and has_data() cannot tell, so ask it: an empty request fed now
+        # comes back as a top-level [] only if nothing was half-read (inside an array it
+        # would become an element; inside a bulk or a header, bytes or an error).
+        reader.feed(b"*0\r\n")
+        try:
+            at_boundary = reader.gets() == []
+        except hiredis.ProtocolError:
+            at_boundary = False
+        if not at_boundary:
+            # Rare: a request was cut by the read. Count what the complete ones used;
+            # the rest is kept for the next read.
+            consumed = sum(_encoded_size(command) for command in parsed)
             self._pending = data[consumed:]
             if len(self._pending) > PROTO_INLINE_MAX_SIZE or self._refused_so_far(self._pending):
                 # A big request in flight, or one whose start Redis already refuses
