@@ -304,7 +304,16 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def check_ports(host: str, ports: list[int]) -> None:
+def client_address(bind: str) -> str:
+    """Where to reach nodes bound to ``bind`` (its first mandatory address; loopback for a wildcard)."""
+    addresses = [a for a in bind.split() if not a.startswith("-")] or ["127.0.0.1"]
+    first = addresses[0]
+    return {"*": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "::*": "::1"}.get(first, first)
+
+
+def check_ports(bind: str, ports: list[int]) -> None:
+    """Refuse (LocalClusterError) unless every node's client and bus port is free on every bind address."""
+    hosts = [{"*": "0.0.0.0", "::*": "::"}.get(a, a) for a in bind.split() if not a.startswith("-")]
     for port in ports:
         if port < 1 or port + CLUSTER_PORT_INCR > 65535:
             raise LocalClusterError(
@@ -314,11 +323,11 @@ def check_ports(host: str, ports: list[int]) -> None:
         f"{port}" + ("" if is_client_port else " (cluster bus port)")
         for node_port in ports
         for port, is_client_port in ((node_port, True), (node_port + CLUSTER_PORT_INCR, False))
-        if not port_is_free(host, port)
+        if not all(port_is_free(host, port) for host in hosts or ["127.0.0.1"])
     ]
     if busy:
         raise LocalClusterError(
-            f"port(s) already in use on {host}: {', '.join(busy)}. "
+            f"port(s) already in use on {bind}: {', '.join(busy)}. "
             f"Stop whatever listens there, or pick another base with --port."
         )
 
@@ -399,7 +408,7 @@ def _node_processes(directory: str, base_port: int, count: int) -> list[NodeProc
 def start(args: argparse.Namespace) -> int:
     layout = Layout.for_nodes(args.nodes, args.replicas)
     directory = os.path.abspath(args.dir)
-    host = args.bind
+    host = client_address(args.bind)
     record = read_pid_file(directory) if os.path.isdir(directory) else None
     if record is not None and running_nodes(record):
         raise LocalClusterError(
@@ -417,14 +426,14 @@ def start(args: argparse.Namespace) -> int:
             "remove the directory or start with --fresh"
         )
     restarting = all(existing)
-    check_ports(host, [node.port for node in nodes])
+    check_ports(args.bind, [node.port for node in nodes])
 
     stop_requested = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
         stop_requested.set()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
         signal.signal(sig, on_signal)
 
     started_at = time.monotonic()
@@ -432,9 +441,9 @@ def start(args: argparse.Namespace) -> int:
     detached = False
     try:
         for node in nodes:
-            write_node_config(node, host, args.node_timeout)
+            write_node_config(node, args.bind, args.node_timeout)
             spawn(node)
-        write_pid_file(directory, nodes, host, None if args.detach else os.getpid())
+        write_pid_file(directory, nodes, args.bind, None if args.detach else os.getpid())
         ports = [node.port for node in nodes]
 
         def wait(what: str, condition: Callable[[], Any]) -> None:
@@ -550,7 +559,7 @@ def status(args: argparse.Namespace) -> int:
     if record is None:
         print(f"No cluster is recorded in {directory} (no {PID_FILE}).")
         return 1
-    host = record.get("bind", "127.0.0.1").split()[0]
+    host = client_address(record.get("bind", "127.0.0.1"))
     healthy = True
     print(f"{'port':<6} {'pid':<8} {'process':<8} {'role':<8} {'cluster_state':<14} log")
     for entry in record["nodes"]:

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -65,6 +64,18 @@ def run_cli(*args: str, timeout: float = DEADLINE) -> subprocess.CompletedProces
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def read_until_ready(proc: subprocess.Popen[str]) -> str:
+    """The foreground CLI's output up to its "Press Ctrl-C" line (the cluster is ready then)."""
+    output: list[str] = []
+    assert proc.stdout is not None and proc.stderr is not None
+    while not any("Ctrl-C" in line for line in output):
+        line = proc.stdout.readline()  # bounded: the CLI gives up after its own --timeout
+        if not line:
+            raise AssertionError(f"the CLI exited early: {''.join(output)}{proc.stderr.read()}")
+        output.append(line)
+    return "".join(output)
+
+
 def node_pids(directory: str) -> list[int]:
     with open(os.path.join(directory, PID_FILE), encoding="utf-8") as handle:
         return [int(node["pid"]) for node in json.load(handle)["nodes"]]
@@ -95,16 +106,7 @@ def test_start_in_foreground_serves_clients_and_ctrl_c_stops_every_node(cluster_
     proc = cli("start", "--nodes", "6", "--replicas", "1", "--port", str(base), "--dir", cluster_dir,
                "--node-timeout", "3000")  # fmt: skip
     try:
-        output = []
-        assert proc.stdout is not None
-        deadline = time.monotonic() + DEADLINE
-        while not any("Ctrl-C" in line for line in output):
-            line = proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"the CLI exited early: {''.join(output)}{proc.stderr.read()}")  # type: ignore[union-attr]
-            output.append(line)
-            assert time.monotonic() < deadline, "".join(output)
-        text = "".join(output)
+        text = read_until_ready(proc)
         assert f"redis-cli -c -p {base}" in text and "RedisCluster(" in text and "node.log" in text
         pids = node_pids(cluster_dir)
         assert len(pids) == 6 and not any(gone(pid) for pid in pids)
@@ -168,13 +170,22 @@ def test_detach_then_status_stop_and_restart_from_nodes_conf(cluster_dir: str) -
     wait_until(lambda: all(gone(pid) for pid in pids), timeout=10, what="the nodes to exit")
     assert run_cli("status", "--dir", cluster_dir).returncode == 1  # nothing recorded any more
 
-    # Started again on the same directory, the nodes come back from their nodes.conf.
-    restarted = run_cli("start", *common, "--detach")
-    assert restarted.returncode == 0, restarted.stderr
-    assert "Restarting" in restarted.stdout and "slots 0-5460" in restarted.stdout
-    new_pids = node_pids(cluster_dir)
-    assert run_cli("stop", "--dir", cluster_dir).returncode == 0
-    wait_until(lambda: all(gone(pid) for pid in new_pids), timeout=10, what="the nodes to exit")
+    # Started again on the same directory (in the foreground this time), the nodes come
+    # back from their nodes.conf; `cluster stop` from elsewhere asks the supervisor to stop.
+    supervisor = cli("start", *common)
+    try:
+        banner = read_until_ready(supervisor)
+        assert "Restarting" in banner and "slots 0-5460" in banner
+        new_pids = node_pids(cluster_dir)
+        assert run_cli("stop", "--dir", cluster_dir).returncode == 0
+        out, err = supervisor.communicate(timeout=DEADLINE)
+        assert supervisor.returncode == 0, err
+        assert "All nodes stopped." in out
+        assert all(gone(pid) for pid in new_pids)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
 
 
 def test_busy_port_is_refused_before_anything_starts(cluster_dir: str) -> None:
