@@ -16,6 +16,7 @@ accept theirs, so that:
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -72,6 +73,74 @@ def test_converges_and_passes_check_from_both_kinds(mixed: list[ClusterProc]) ->
     for field in ("cluster_state", "cluster_slots_assigned", "cluster_slots_ok", "cluster_known_nodes",
                   "cluster_size", "cluster_current_epoch"):  # fmt: skip
         assert our_info[field] == real_info[field], field
+
+
+def test_redirections_are_the_same_bytes_on_both_kinds(mixed: list[ClusterProc]) -> None:
+    ours, real = mixed[0], mixed[3]
+    for resp in (2, 3):
+        assert ours.raw("HELLO", resp) and real.raw("HELLO", resp)
+    with ours.connect() as mine, real.connect() as theirs:
+        for client in (mine, theirs):
+            client.call("HELLO", "3")
+        assert mine.raw("CLUSTER", "SLOTS") == theirs.raw("CLUSTER", "SLOTS")
+    assert ours.raw("CLUSTER", "SLOTS") == real.raw("CLUSTER", "SLOTS")
+    checked = 0
+    for i in range(200):
+        key = f"key:{i}"
+        mine, theirs = ours.raw("GET", key), real.raw("GET", key)
+        if mine.startswith(b"-MOVED") and theirs.startswith(b"-MOVED"):
+            assert mine == theirs, key
+            checked += 1
+        for command in (["MGET", key, f"other:{i}"], ["SET", f"{{{key}}}x", "1", "GET"]):
+            a, b = ours.raw(*command), real.raw(*command)
+            if not (a.startswith(b"$") or a.startswith(b"+") or b.startswith(b"$") or b.startswith(b"+")):
+                assert a == b, command
+    assert checked >= 50  # four of six nodes own neither key's slot most of the time
+
+
+def _pong_ages(node: ClusterProc) -> dict[str, tuple[bool, int]]:
+    """Per peer: (a PING is pending, ms since its last PONG), from CLUSTER NODES."""
+    now = int(time.time() * 1000)
+    return {f[0]: (f[4] != "0", now - int(f[5])) for f in node.nodes_lines() if "myself" not in f[2]}
+
+
+def test_debug_hooks_act_like_redis(mixed: list[ClusterProc]) -> None:
+    """DROP-CLUSTER-PACKET-FILTER and CLUSTERLINK KILL on ours and on a real node alike."""
+    ours, real = mixed[2], mixed[5]
+    pong = 1  # CLUSTERMSG_TYPE_PONG
+    received_before = {n.port: int(n.cluster_info()["cluster_stats_messages_pong_received"]) for n in (ours, real)}
+    for node in (ours, real):
+        assert node.call("DEBUG", "DROP-CLUSTER-PACKET-FILTER", pong) == "OK"
+    try:
+        # PONGs are ignored: every PING stays pending and the last PONG grows old. Peers'
+        # PINGs still prove they are alive, so nobody is flagged PFAIL.
+        wait(lambda: all(pending and age > NODE_TIMEOUT_MS for n in (ours, real)
+                         for pending, age in _pong_ages(n).values()),
+             what="PINGs pending on the nodes dropping PONGs", nodes=mixed)  # fmt: skip
+        for node in (ours, real):
+            assert not any("fail?" in f[2] for f in node.nodes_lines())
+            # Dropped packets are still counted as received.
+            assert int(node.cluster_info()["cluster_stats_messages_pong_received"]) > received_before[node.port]
+    finally:
+        for node in (ours, real):
+            node.call("DEBUG", "DROP-CLUSTER-PACKET-FILTER", -1)
+
+    def outbound_link_times(node: ClusterProc) -> dict[str, int]:
+        rows = [dict(zip(row[::2], row[1::2])) for row in node.call("CLUSTER", "LINKS")]
+        return {r[b"node"].decode(): r[b"create-time"] for r in rows if r[b"direction"] == b"to"}
+
+    # The pending PINGs would wait for a link timeout; killing the outbound links makes
+    # the cron reconnect at once and PING again, as in Redis's own tests.
+    for node in (ours, real):
+        killed_at = int(time.time() * 1000)
+        peers = list(_pong_ages(node))
+        for peer in peers:
+            assert node.call("DEBUG", "CLUSTERLINK", "KILL", "to", peer) == "OK"
+        wait(lambda n=node, p=peers, k=killed_at: (t := outbound_link_times(n)) and all(t.get(x, 0) >= k for x in p),
+             what="new outbound links to every peer", nodes=mixed)  # fmt: skip
+    wait(lambda: all(age < NODE_TIMEOUT_MS for n in (ours, real) for _, age in _pong_ages(n).values()),
+         what="PONGs to be accepted again", nodes=mixed)  # fmt: skip
+    wait_cluster_ok(mixed)
 
 
 def _subscribe(node: ClusterProc, channel: str) -> object:
