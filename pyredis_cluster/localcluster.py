@@ -455,9 +455,9 @@ def start(args: argparse.Namespace) -> int:
         else:
             create_cluster(host, ports, layout, wait)
         wait("cluster_state:ok on every node, all agreeing", lambda: cluster_is_ready(host, ports))
+        detached = args.detach  # from here on, a detached cluster stays up whatever happens to us
         print_ready(host, nodes, layout, directory, args, time.monotonic() - started_at)
-        if args.detach:
-            detached = True
+        if detached:
             return 0
         _supervise(nodes, stop_requested)
         print("\nStopping the cluster...", flush=True)
@@ -610,4 +610,7 @@ def main(argv: list[str]) -> int:
         return handler(args)
     except (LocalClusterError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # our output was piped into something that quit (`| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 1
