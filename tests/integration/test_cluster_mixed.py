@@ -143,6 +143,29 @@ def test_debug_hooks_act_like_redis(mixed: list[ClusterProc]) -> None:
     wait_cluster_ok(mixed)
 
 
+def test_pause_cron_stops_pings_but_not_replies(mixed: list[ClusterProc]) -> None:
+    ours, real = mixed[1], mixed[4]
+
+    def stats(node: ClusterProc) -> tuple[int, int]:
+        info = node.cluster_info()
+        return int(info["cluster_stats_messages_ping_sent"]), int(info["cluster_stats_messages_pong_sent"])
+
+    for node in (ours, real):
+        assert node.call("DEBUG", "PAUSE-CRON", "1") == "OK"
+    try:
+        paused = {n.port: stats(n) for n in (ours, real)}
+        # Peers keep pinging them and get PONGs (packet handling is not the cron) ...
+        wait(lambda: all(stats(n)[1] >= paused[n.port][1] + 5 for n in (ours, real)),
+             what="PONGs from the paused nodes", nodes=mixed)  # fmt: skip
+        # ... but the paused nodes sent no PING of their own meanwhile.
+        assert all(stats(n)[0] == paused[n.port][0] for n in (ours, real))
+    finally:
+        for node in (ours, real):
+            node.call("DEBUG", "PAUSE-CRON", "0")
+    wait(lambda: all(stats(n)[0] > paused[n.port][0] for n in (ours, real)), what="PINGs again", nodes=mixed)
+    wait_cluster_ok(mixed)
+
+
 def _subscribe(node: ClusterProc, channel: str) -> object:
     client = node.connect()
     assert client.call("SUBSCRIBE", channel) == [b"subscribe", channel.encode(), 1]

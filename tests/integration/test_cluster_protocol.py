@@ -156,3 +156,16 @@ def test_full_coverage_replies(pair: tuple[ClusterProc, ClusterProc]) -> None:
         ["CLUSTER", "SET-CONFIG-EPOCH", "7"],
     ], resps=(2,))  # fmt: skip
     assert_same_bytes(pair, [["CLUSTER", "SLOTS"], ["CLUSTER", "SHARDS"], ["CLUSTER", "NODES"]], resps=(3,))
+
+
+def test_debug_cluster_hooks(pair: tuple[ClusterProc, ClusterProc]) -> None:
+    assert_same_bytes(pair, [
+        ["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "x"], ["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "1", "2"],
+        ["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "1"], ["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "-1"],
+        ["DEBUG", "CLUSTERLINK", "KILL", "to", UNKNOWN_ID], ["DEBUG", "CLUSTERLINK", "KILL", "all"],
+        ["DEBUG", "CLUSTERLINK", "foo", "all", UNKNOWN_ID], ["DEBUG", "CLUSTERLINK", "KILL", "foo", "short"],
+        ["DEBUG", "PAUSE-CRON", "x"], ["DEBUG", "PAUSE-CRON", "0"], ["DEBUG", "PAUSE-CRON"],
+        # 7.0 answers an unknown direction twice (the error, then +OK): the PING's reply
+        # read here is that +OK on both.
+        ["DEBUG", "CLUSTERLINK", "KILL", "foo", "{myid}"], ["PING"],
+    ], resps=(2,))  # fmt: skip
