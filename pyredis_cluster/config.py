@@ -580,11 +580,35 @@ def format_value(option: Option, value: Any) -> str:
     return str(value)
 
 
+_ALIASES_OF: dict[str, list[str]] = {}
+for _alias, _canonical in ALIASES.items():
+    _ALIASES_OF.setdefault(_canonical, []).append(_alias)
+
+
+class _Values(dict):  # type: ignore[type-arg]
+    """Option values by canonical name, mirrored as plain attributes of their Config.
+
+    Reading an option (``config.proto_max_bulk_len``) happens on every request, so
+    the value is also kept in the Config's ``__dict__``, where attribute lookup finds
+    it without going through ``__getattr__``.
+    """
+
+    def __init__(self, mirror: dict[str, Any]) -> None:
+        super().__init__()
+        self._mirror = mirror
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        super().__setitem__(name, value)
+        self._mirror[name.replace("-", "_")] = value
+        for alias in _ALIASES_OF.get(name, ()):
+            self._mirror[alias.replace("-", "_")] = value
+
+
 class Config:
     """The values of every option; attribute access uses underscores (``config.node_timeout``)."""
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_values", _Values(self.__dict__))
         object.__setattr__(self, "path", None)  # the config file, for CONFIG REWRITE
         for option in OPTIONS.values():
             self._values[option.name] = parse_value(option, option.default)

@@ -116,8 +116,20 @@ def format_double(value: float) -> bytes:
     return b"%.17g" % value
 
 
+_OK_BYTES = b"+OK\r\n"
+
+
 def encode(value: Any, resp: int = 2) -> bytes:
     """Encode one reply value for protocol version ``resp`` (2 or 3)."""
+    kind = type(value)  # the most common replies first, without building a list
+    if kind is bytes:
+        return b"$%d\r\n%s\r\n" % (len(value), value)
+    if value is OK:
+        return _OK_BYTES
+    if kind is int:
+        return b":%d\r\n" % value
+    if value is None:
+        return b"_\r\n" if resp == 3 else b"$-1\r\n"
     out: list[bytes] = []
     _encode_into(out, value, resp)
     return b"".join(out)

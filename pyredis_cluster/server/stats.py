@@ -49,8 +49,13 @@ class LatencyHistogram:
         self.count = 0
 
     def record(self, usec: float) -> None:
-        value = max(1, int(usec))
-        self.buckets[_bucket_of(value)] += 1
+        value = int(usec) or 1
+        # _bucket_of, inlined: this runs once per command.
+        if value < 64:
+            self.buckets[value] += 1
+        else:
+            exponent = value.bit_length() - 1
+            self.buckets[(exponent << 8) | (value >> (exponent - 5))] += 1
         self.count += 1
 
     def percentile(self, pct: float) -> float:
@@ -119,9 +124,10 @@ class Stats:
         usec = seconds * 1e6
         entry.usec += usec
         if self.latency_tracking:
-            if entry.latency is None:
-                entry.latency = LatencyHistogram()
-            entry.latency.record(usec)
+            latency = entry.latency
+            if latency is None:
+                latency = entry.latency = LatencyHistogram()
+            latency.record(usec)
         if type(reply) is ErrorReply:
             entry.failed_calls += 1
             self.record_error(reply)
