@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNNER=${RUNNER:-../shared/conformance/redis-tcl/run-redis-tcl.sh}
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# In cluster mode the bus port (PORT + 10000) must be free and in range too.
+PORT=$(python3 -c 'from tests.support import free_cluster_port; print(free_cluster_port())')
 WORKDIR=$(mktemp -d)
 EXTRA=()
 if [ "${CLUSTER:-0}" = 1 ]; then EXTRA=(--cluster-enabled yes); fi
@@ -20,6 +21,8 @@ export TCL_EXTRA_ARGS=${TCL_EXTRA_ARGS:---ignore-encoding}
 export OUT_DIR=${OUT_DIR:-$PWD/.tcl-results}
 if [ "${CLUSTER:-0}" = 1 ]; then
   redis-cli -p "$PORT" cluster addslotsrange 0 16383 >/dev/null
+  # A fresh primary keeps cluster_state:fail for 2 s after start-up (as Redis does).
+  for _ in $(seq 100); do redis-cli -p "$PORT" cluster info | grep -q '^cluster_state:ok' && break; sleep 0.1; done
   "$RUNNER" "$PORT" "$@"
 else
   STANDALONE=1 "$RUNNER" "$PORT" "$@"
