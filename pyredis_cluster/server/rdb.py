@@ -239,10 +239,10 @@ def lzf_decompress_python(data: bytes, max_len: int) -> bytes | None:
         pos += 1
         if ctrl < 32:  # a literal run of ctrl + 1 bytes
             run = ctrl + 1
+            if len(out) + run > max_len:  # liblzf checks the output room first
+                return None
             if pos + run > end:
                 raise RdbError("LZF literal run past the input")
-            if len(out) + run > max_len:
-                return None
             out += data[pos:pos + run]
             pos += run
             continue
@@ -257,10 +257,10 @@ def lzf_decompress_python(data: bytes, max_len: int) -> bytes | None:
         offset = ((ctrl & 0x1F) << 8) + data[pos] + 1
         pos += 1
         length += 2
-        if offset > len(out):
-            raise RdbError("LZF back-reference before the output start")
         if len(out) + length > max_len:
             return None
+        if offset > len(out):
+            raise RdbError("LZF back-reference before the output start")
         start = len(out) - offset
         if offset >= length:
             out += out[start:start + length]

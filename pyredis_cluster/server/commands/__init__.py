@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     cluster,
     command_info,
     connection,
+    dump,
     hashes,
     keys,
     lists,
