@@ -55,6 +55,8 @@ CLUSTER_ELECTION_RANDOM_DELAY = 500  # ... plus a random 0..499 ms, to desynchro
 CLUSTER_ELECTION_RANK_DELAY = 1000  # ... plus 1 s per rank (less up-to-date replicas wait longer)
 CLUSTER_MF_TIMEOUT = 5000  # a manual failover must finish within 5 s
 CLUSTER_MF_PAUSE_MULT = 2  # the master pauses writes for CLUSTER_MF_TIMEOUT * this (10 s)
+CLUSTER_CANT_FAILOVER_RELOG_PERIOD = 300  # seconds: "Currently unable to failover" repeats at most this often
+CLUSTER_CANT_FAILOVER_NOLOG_EXTRA = 5000  # ... and stays quiet for node_timeout + this after the FAIL
 
 # --- replica migration, forget, rejoin, writable ------------------------------------
 CLUSTER_SLAVE_MIGRATION_DELAY = 5000  # a master must be orphaned this long before a replica migrates

@@ -29,6 +29,14 @@ corresponding actions, and the caller carries them out in that order:
 ``DeleteKeysInSlots``          we lost these slots to a newer config while keeping our role:
                                drop their keys (Redis's "dirty slots").
 ``FlushData``                  a replica was reset into an empty primary: drop every key.
+``PauseWrites(until_ms)``      manual failover, primary side: stop executing write commands
+                               (Redis's CLIENT_PAUSE_WRITE) until ``until_ms`` or a
+                               ``ResumeWrites``, whichever comes first; then report the
+                               offset reached with ``ClusterState.writes_paused(offset,
+                               now_ms)``: only then do our headers carry PAUSED and that
+                               offset (manual_failover.py explains why).
+``ResumeWrites``               the manual failover ended (won, timed out, demoted, reset):
+                               execute writes again.
 ``Event``                      a state change, for logs, traces and tests (events.py).
 ============================  =================================================================
 
@@ -119,6 +127,18 @@ class FlushData:
     """Delete every local key (CLUSTER RESET on a replica)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PauseWrites:
+    """Pause write commands until ``until_ms`` (Unix ms), then call ``writes_paused``."""
+
+    until_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeWrites:
+    """Lift the write pause of a manual failover (unpauseClients(PAUSE_DURING_FAILOVER))."""
+
+
 Effect = (
     Send
     | Connect
@@ -128,6 +148,8 @@ Effect = (
     | ReplicationChanged
     | DeleteKeysInSlots
     | FlushData
+    | PauseWrites
+    | ResumeWrites
     | Event
 )
 
@@ -139,8 +161,10 @@ __all__ = [
     "Event",
     "FlushData",
     "LinkId",
+    "PauseWrites",
     "PublishReceived",
     "ReplicationChanged",
+    "ResumeWrites",
     "SaveConfig",
     "Send",
 ]

@@ -88,6 +88,28 @@ class EventName(enum.StrEnum):
     SLOT_STATE_CHANGED = "slot_state_changed"  # migrating / importing / stable
     UPDATE_SENT = "update_sent"  # told a node its slot claims are stale
     UPDATE_RECEIVED = "update_received"
+    # -- replica elections (election.py) --------------------------------------------------
+    ELECTION_SCHEDULED = "election_scheduled"  # replica: election at now + delay_ms (rank, offset, delay_ms)
+    ELECTION_RANK_UPDATED = "election_rank_updated"  # replica: worse rank seen while waiting (rank, added_ms)
+    ELECTION_STARTED = "election_started"  # replica: AUTH_REQUEST broadcast (epoch, recipients, force_ack)
+    ELECTION_EXPIRED = "election_expired"  # replica: no majority within the auth timeout (epoch, votes)
+    VOTE_REQUESTED = "vote_requested"  # voter: an AUTH_REQUEST arrived (node, epoch, force_ack)
+    VOTE_GRANTED = "vote_granted"  # voter: ACK sent (node, primary, epoch, sent)
+    VOTE_REFUSED = "vote_refused"  # voter: no ACK (node, reason: VoteRefusal value, why: Redis's text)
+    VOTES_COUNTED = "votes_counted"  # replica: an ACK counted (node, votes, needed, epoch)
+    FAILOVER_WON = "failover_won"  # replica: majority reached, taking over (epoch, votes, needed, primary)
+    FAILOVER_TAKEN_OVER = "failover_taken_over"  # now serving the old primary's slots (old_primary, slots)
+    CANT_FAILOVER = "cant_failover"  # "Currently unable to failover" (reason: CantFailoverReason name)
+    # -- manual failover (manual_failover.py) -----------------------------------------------
+    MANUAL_FAILOVER_REQUESTED = "manual_failover_requested"  # replica: CLUSTER FAILOVER accepted (mode)
+    MANUAL_FAILOVER_MFSTART_RECEIVED = "manual_failover_mfstart_received"  # primary: a replica asked (node)
+    MANUAL_FAILOVER_WRITES_PAUSED = "manual_failover_writes_paused"  # primary: pause acked (offset, until_ms)
+    MANUAL_FAILOVER_OFFSET_RECEIVED = "manual_failover_offset_received"  # replica: PAUSED offset (offset)
+    MANUAL_FAILOVER_READY = "manual_failover_ready"  # replica: caught up (or FORCE): election may start
+    MANUAL_FAILOVER_TIMED_OUT = "manual_failover_timed_out"  # either side: mf_end passed
+    MANUAL_FAILOVER_WRITES_RESUMED = "manual_failover_writes_resumed"  # primary: pause lifted (why)
+    # -- replica migration (replica_migration.py) ---------------------------------------------
+    REPLICA_MIGRATED = "replica_migrated"  # myself: moved to an orphaned primary (node, from_primary, to)
     # -- misc ---------------------------------------------------------------------------
     CLUSTER_RESET = "cluster_reset"
     PACKET_DROPPED = "packet_dropped"  # what 7.0 drops with a warning (bad length, padding...)
@@ -143,6 +165,33 @@ EVENT_SPECS: dict[EventName, EventSpec] = {
         _V, "Node {node} has old slots configuration, sending an UPDATE message about {about}"
     ),
     EventName.UPDATE_RECEIVED: EventSpec(_V, "UPDATE from {sender} about {node}: configEpoch {epoch}"),
+    EventName.ELECTION_SCHEDULED: EventSpec(
+        _W, "Start of election delayed for {delay_ms} milliseconds (rank #{rank}, offset {offset})."
+    ),
+    EventName.ELECTION_RANK_UPDATED: EventSpec(
+        _W, "Replica rank updated to #{rank}, added {added_ms} milliseconds of delay."
+    ),
+    EventName.ELECTION_STARTED: EventSpec(_W, "Starting a failover election for epoch {epoch}."),
+    EventName.ELECTION_EXPIRED: EventSpec(_V, "Failover election for epoch {epoch} expired with {votes} votes"),
+    EventName.VOTE_REQUESTED: EventSpec(_D, "Failover auth request from {node} for epoch {epoch}"),
+    EventName.VOTE_GRANTED: EventSpec(_W, "Failover auth granted to {node} for epoch {epoch}"),
+    EventName.VOTE_REFUSED: EventSpec(_W, "Failover auth denied to {node}: {why}"),
+    EventName.VOTES_COUNTED: EventSpec(_V, "Failover auth ack from {node}: {votes}/{needed} votes"),
+    EventName.FAILOVER_WON: EventSpec(_W, "Failover election won: I'm the new master."),
+    EventName.FAILOVER_TAKEN_OVER: EventSpec(_N, "Took over slots {slots} from {old_primary}"),
+    EventName.CANT_FAILOVER: EventSpec(_W, "Currently unable to failover: {why}"),
+    EventName.MANUAL_FAILOVER_REQUESTED: EventSpec(_W, "{why}"),
+    EventName.MANUAL_FAILOVER_MFSTART_RECEIVED: EventSpec(_W, "Manual failover requested by replica {node}."),
+    EventName.MANUAL_FAILOVER_WRITES_PAUSED: EventSpec(
+        _N, "Writes paused for the manual failover at offset {offset} (until {until_ms})"
+    ),
+    EventName.MANUAL_FAILOVER_OFFSET_RECEIVED: EventSpec(
+        _W, "Received replication offset for paused master manual failover: {offset}"
+    ),
+    EventName.MANUAL_FAILOVER_READY: EventSpec(_W, "{why}"),
+    EventName.MANUAL_FAILOVER_TIMED_OUT: EventSpec(_W, "Manual failover timed out."),
+    EventName.MANUAL_FAILOVER_WRITES_RESUMED: EventSpec(_N, "Writes resumed after the manual failover ({why})"),
+    EventName.REPLICA_MIGRATED: EventSpec(_W, "Migrating to orphaned master {to}"),
     EventName.CLUSTER_RESET: EventSpec(_N, "Cluster reset ({mode}), now I'm {node}"),
     EventName.PACKET_DROPPED: EventSpec(_W, "{log}"),
     EventName.UNKNOWN_PACKET: EventSpec(_W, "Received unknown packet type: {type}"),

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import failure
+from . import failure, manual_failover
 from .constants import (
     CLUSTER_GOSSIP_PONG_FUTURE_TOLERANCE,
     CLUSTER_GOSSIP_WANTED_DIV,
@@ -61,7 +61,6 @@ from .constants import (
 )
 from .events import EventName
 from .messages import (
-    NO_MESSAGE_FLAGS,
     GossipEntry,
     HostnameExt,
     Meet,
@@ -97,8 +96,7 @@ def build_header(state: ClusterState) -> MessageHeader:
         myip=state.settings.announce_ip[: NET_IP_STR_LEN - 1],
         flags=me.flags,
         state=state.state,
-        # (mflags PAUSED goes here while a primary is paused for a manual failover, later.)
-        mflags=NO_MESSAGE_FLAGS,
+        mflags=manual_failover.header_flags(state),  # PAUSED during a manual failover
     )
 
 

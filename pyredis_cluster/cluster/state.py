@@ -54,11 +54,13 @@ call, because Redis saves before its event loop writes the queued packets
 
 Deliberately weak / different from 7.0
 --------------------------------------
-* Replica elections (clusterHandleSlaveFailover), voting
-  (clusterSendFailoverAuthIfNeeded), manual failover and replica migration are
-  later issues. Their entry points exist (``_on_failover_auth_request``,
-  ``_on_failover_auth_ack``, ``_on_mfstart``, ``_replica_cron``) and only emit a
-  ``message_ignored`` event; AUTH requests from real replicas get no vote yet.
+* Replica elections and voting live in election.py, manual failover in
+  manual_failover.py, replica migration in replica_migration.py; this class calls
+  them from its hooks (``_on_failover_auth_request``, ``_on_failover_auth_ack``,
+  ``_on_mfstart``, ``_failover_cron``, ``_finish``). They need two inputs from
+  the server: ``set_replication_info`` (our replication offset and the last
+  interaction with our primary) and ``writes_paused`` (the acknowledgement of a
+  ``PauseWrites`` effect, with the offset at which writes stopped).
 * Node order is insertion order (Redis: hash-table order). Random picks use
   ``rng.choice`` over that order.
 * Gossip about unknown nodes whose name is not a valid node id is ignored (7.0 adds
@@ -80,10 +82,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from . import epochs, failure, gossip
+from . import election, epochs, failure, gossip, manual_failover, replica_migration
 from .constants import (
     CLUSTER_BLACKLIST_TTL,
     CLUSTER_CRON_PERIOD,
+    CLUSTER_DEFAULT_MIGRATION_BARRIER,
+    CLUSTER_DEFAULT_REPL_PING_REPLICA_PERIOD,
+    CLUSTER_DEFAULT_SLAVE_VALIDITY,
     CLUSTER_HANDSHAKE_TIMEOUT_MIN,
     CLUSTER_PORT_INCR,
     CLUSTER_RANDOM_PING_PERIOD,
@@ -103,7 +108,9 @@ from .effects import (
     SaveConfig,
     Send,
 )
+from .election import ElectionState
 from .events import Event, EventName
+from .manual_failover import ManualFailoverMode, ManualFailoverState
 from .messages import (
     CLUSTERMSG_TYPE_COUNT,
     BusClusterState,
@@ -204,6 +211,9 @@ class ClusterSettings:
     replica_no_failover: bool = False  # cluster-replica-no-failover: sets NOFAILOVER on myself
     announce_ip: str = ""  # cluster-announce-ip: sent in myip, disables IP self-discovery
     announce_hostname: str = ""  # cluster-announce-hostname: sent as the HOSTNAME ping extension
+    replica_validity_factor: int = CLUSTER_DEFAULT_SLAVE_VALIDITY  # cluster-replica-validity-factor
+    repl_ping_replica_period: int = CLUSTER_DEFAULT_REPL_PING_REPLICA_PERIOD  # repl-ping-replica-period (s)
+    migration_barrier: int = CLUSTER_DEFAULT_MIGRATION_BARRIER  # cluster-migration-barrier
     #: CLUSTER_WRITABLE_DELAY: a primary keeps cluster_state:fail this long after start-up.
     #: Only the in-process test harness lowers it (to 0), for a cluster it seeded itself.
     writable_delay: int = CLUSTER_WRITABLE_DELAY
@@ -248,6 +258,8 @@ class _Todo(enum.Flag):
     UPDATE_STATE = 1
     SAVE_CONFIG = 2
     FSYNC_CONFIG = 4
+    HANDLE_FAILOVER = 8  # run the replica's election step (a vote arrived, a manual failover is ready)
+    HANDLE_MANUALFAILOVER = 16  # check the manual failover (the paused offset arrived)
 
 
 @dataclass(slots=True)
@@ -338,6 +350,12 @@ class ClusterState:
         self._now = now_ms
         self._effects: list[Effect] = []
         self._todo = _Todo.NONE
+
+        # Failover (election.py, manual_failover.py) and what the server tells us about
+        # replication (set_replication_info): our offset is ``myself.repl_offset``.
+        self.election = ElectionState()
+        self.mf = ManualFailoverState()
+        self.repl_last_io_ms: int | None = None  # last interaction with our primary; None: never fed
 
         if config is None:
             # No nodes.conf: a fresh primary with a random id. Redis saves the file
@@ -448,7 +466,21 @@ class ClusterState:
         self._todo = _Todo.NONE
 
     def _finish(self) -> list[Effect]:
-        """Redis's clusterBeforeSleep: update the state, then save, as requested."""
+        """Redis's clusterBeforeSleep: failover steps, update the state, then save, as requested."""
+        # A failover step may ask for another one (a manual failover schedules its
+        # election, then starts it): Redis runs that at the next before-sleep, a moment
+        # later; we run it now. Bounded: each step moves the election forward.
+        for _ in range(4):
+            todo = self._todo
+            self._todo &= ~(_Todo.HANDLE_FAILOVER | _Todo.HANDLE_MANUALFAILOVER)
+            if _Todo.HANDLE_MANUALFAILOVER in todo:
+                if self.myself.is_replica:
+                    manual_failover.handle(self)
+                    election.handle_replica_failover(self)
+            elif _Todo.HANDLE_FAILOVER in todo:
+                election.handle_replica_failover(self)
+            else:
+                break
         if _Todo.UPDATE_STATE in self._todo:
             failure.update_cluster_state(self)
         effects = self._effects
@@ -460,8 +492,15 @@ class ClusterState:
         self._todo = _Todo.NONE
         return effects
 
-    def _request(self, *, save: bool = False, fsync: bool = False, update_state: bool = False) -> None:
+    def _request(
+        self, *, save: bool = False, fsync: bool = False, update_state: bool = False,
+        handle_failover: bool = False, handle_manual_failover: bool = False,
+    ) -> None:
         """clusterDoBeforeSleep."""
+        if handle_failover:
+            self._todo |= _Todo.HANDLE_FAILOVER
+        if handle_manual_failover:
+            self._todo |= _Todo.HANDLE_MANUALFAILOVER
         if save:
             self._todo |= _Todo.SAVE_CONFIG
         if fsync:
@@ -692,7 +731,7 @@ class ClusterState:
     def _broadcast_pong(self, *, local_replicas_only: bool = False) -> None:
         """clusterBroadcastPong: spread a config change now instead of at the next ping.
 
-        ``local_replicas_only``: only replicas of my primary (elections, later).
+        ``local_replicas_only``: only replicas of my primary (an election was scheduled).
         """
         me = self.myself
         for node in list(self.nodes.values()):
@@ -803,8 +842,9 @@ class ClusterState:
         if sender is not None and not sender.in_handshake:
             sender_config_epoch = h.config_epoch
             epochs.update_from_header(self, sender, h)
-            # Hook (manual failover, later): a replica in a manual failover records the
-            # offset its paused primary announces (mflags PAUSED) here.
+            # A replica in a manual failover records the offset its paused primary
+            # announces (mflags PAUSED).
+            manual_failover.observe_header(self, sender, h)
 
         if isinstance(msg, Ping | Meet):
             self._learn_my_ip(link, msg)
@@ -1002,29 +1042,34 @@ class ClusterState:
         self._send(link, Update(gossip.build_header(self), owner.config_epoch, owner.name, claimed))
         self._event(EventName.UPDATE_SENT, node=sender.name, about=owner.name, epoch=owner.config_epoch)
 
-    # -- hooks for later issues (replica elections, manual failover) --------------------
+    # -- failover hooks (election.py, manual_failover.py, replica_migration.py) -----------
     def _on_failover_auth_request(self, sender: ClusterNode, msg: FailoverAuthRequest) -> None:
-        """clusterSendFailoverAuthIfNeeded (later issue): primaries vote here (bus.md §4.4)."""
-        self._event(EventName.MESSAGE_IGNORED, why=f"Failover auth request from {sender.name} not handled "
-                    f"(elections are not implemented yet)", type="auth-req", sender=sender.name)
+        """clusterSendFailoverAuthIfNeeded: primaries with slots vote here (bus.md §4.4)."""
+        election.on_auth_request(self, sender, msg)
 
     def _on_failover_auth_ack(self, sender: ClusterNode, msg: FailoverAuthAck) -> None:
-        """Vote counting of a replica's election (later issue, bus.md §4.5)."""
-        self._event(EventName.MESSAGE_IGNORED, why=f"Failover auth ack from {sender.name} not handled",
-                    type="auth-ack", sender=sender.name)
+        """A vote for our election (bus.md §4.5)."""
+        election.on_auth_ack(self, sender, msg.header)
 
     def _on_mfstart(self, sender: ClusterNode, link: Link, msg: MFStart) -> None:
-        """A replica asks us to pause for a manual failover (later issue, bus.md §5)."""
-        self._event(EventName.MESSAGE_IGNORED, why=f"Manual failover request from {sender.name} not handled",
-                    type="mfstart", sender=sender.name)
+        """One of our replicas asks us to pause for a manual failover (bus.md §5)."""
+        manual_failover.on_mfstart(self, sender, link)
 
     def _reset_manual_failover(self) -> None:
-        """resetManualFailover (later issue): nothing to reset yet."""
+        """resetManualFailover: a paused primary resumes writes."""
+        manual_failover.reset(self)
 
-    def _replica_cron(self) -> None:
-        """The replica part of clusterCron (later issues), in Redis's order: start
-        replication if the primary is known, manual-failover timeout, manual failover,
-        automatic failover (clusterHandleSlaveFailover), replica migration."""
+    def _failover_cron(self, scan: replica_migration.OrphanScan) -> None:
+        """The failover part of clusterCron, in Redis's order: manual-failover timeout
+        (both roles); then, on a replica, the manual failover, the automatic failover
+        (clusterHandleSlaveFailover) and replica migration."""
+        manual_failover.check_timeout(self)
+        if not self.myself.is_replica:
+            return
+        manual_failover.handle(self)
+        election.handle_replica_failover(self)
+        if scan.migration_possible(self):
+            replica_migration.handle_replica_migration(self, scan.max_replicas)
 
     # ------------------------------------------------------------------------
     # Inputs: the clock
@@ -1072,10 +1117,11 @@ class ClusterState:
         # 3. Per node: drop stale links, ping nodes not heard from for node_timeout/2,
         #    flag PFAIL after node_timeout.
         update_state = False
+        scan = replica_migration.OrphanScan()
         for node in list(self.nodes.values()):
             if node.flags & (NodeFlags.MYSELF | NodeFlags.NOADDR | NodeFlags.HANDSHAKE):
                 continue
-            # (Orphaned-primary accounting for replica migration goes here, later.)
+            scan.observe(self, node)  # orphaned primaries, for replica migration
             ping_delay = now_ms - node.ping_sent
             data_delay = now_ms - node.data_received
             link = self._out.get(node.name)
@@ -1091,7 +1137,10 @@ class ClusterState:
             if link is not None and node.ping_sent == 0 and now_ms - node.pong_received > nt // 2:
                 self._send_ping(link, Ping)
                 continue
-            # (A primary in a manual failover pings its replica every tick here, later.)
+            # A primary in a manual failover pings the replica every tick (PAUSED + offset).
+            if self.mf.end and me.is_primary and self.mf.replica == node.name and link is not None:
+                self._send_ping(link, Ping)
+                continue
             if node.ping_sent == 0:
                 continue
             # Any data counts as proof of liveness, not only PONGs (busy Pub/Sub links).
@@ -1101,8 +1150,7 @@ class ClusterState:
                 update_state = True
                 self._event(EventName.PFAIL, node=node.name, delay_ms=node_delay)
 
-        if me.is_replica:
-            self._replica_cron()
+        self._failover_cron(scan)
         if update_state or self.state == ClusterHealth.FAIL:
             failure.update_cluster_state(self)
         return self._finish()
@@ -1340,6 +1388,45 @@ class ClusterState:
         self._begin(now_ms)
         self._set_my_primary(node)
         self._request(save=True, update_state=True)
+        return self._finish()
+
+    def failover(self, mode: ManualFailoverMode | str, now_ms: int) -> list[Effect]:
+        """CLUSTER FAILOVER [FORCE|TAKEOVER] (manual_failover.py): ``mode`` "default",
+        "force" or "takeover". Raises ``ClusterAdminError`` with 7.0's texts."""
+        mode = ManualFailoverMode(mode.lower() if isinstance(mode, str) else mode)
+        error = manual_failover.check_preconditions(self, mode)
+        if error is not None:
+            raise ClusterAdminError(error)
+        self._begin(now_ms)
+        manual_failover.start(self, mode)
+        return self._finish()
+
+    # -- what the server tells the core about replication -------------------------------
+    def set_replication_info(self, offset: int, last_io_ms: int | None, now_ms: int) -> list[Effect]:
+        """The server's replication state, fed whenever it changes (or at least every tick).
+
+        ``offset``: a primary's ``master_repl_offset``, a replica's processed offset
+        (sent in every header; ranks replicas; ends a manual failover's catch-up).
+        ``last_io_ms``: on a replica, the last interaction with its primary while the
+        link is up, else the moment the link went down (0: it never synced); it
+        decides the data-age rule (election.py). None: unknown, no data-age rule.
+        """
+        self._begin(now_ms)
+        self.myself.repl_offset = offset
+        self.repl_last_io_ms = last_io_ms
+        mf = self.mf
+        if self.myself.is_replica and mf.end and not mf.can_start and mf.primary_offset != -1:
+            self._request(handle_manual_failover=True)  # maybe caught up with the paused primary
+        return self._finish()
+
+    def writes_paused(self, offset: int, now_ms: int) -> list[Effect]:
+        """The server ran ``PauseWrites``: writes are paused at replication ``offset``.
+
+        From now until the manual failover ends, our headers carry PAUSED and this
+        offset (the first one at once, to the replica that asked).
+        """
+        self._begin(now_ms)
+        manual_failover.writes_paused(self, offset)
         return self._finish()
 
     def reset(self, hard: bool, now_ms: int) -> list[Effect]:

@@ -19,6 +19,15 @@ parts of the clock, the event loop and the network:
   both ends (the peer learns it one latency later), ``SaveConfig`` stores the
   nodes.conf text (``revive`` restarts a node from it), events go to
   ``sim.events``, the rest to ``sim_node.effects``.
+* **Replication** (a model, not data). Each node has a replication offset
+  (``SimNode.repl_offset``). ``write(i)`` adds to a primary's offset, unless its
+  cluster state is FAIL or a manual failover paused its writes. Before each tick,
+  a replica whose primary (``myself.primary_id``) is alive, running and reachable
+  copies the primary's offset (less ``set_replication_lag``), and its core learns
+  it through ``set_replication_info`` with the time of that interaction;
+  ``cut_replication`` stops the copying (the data age then grows). ``PauseWrites``
+  is honoured at once and acknowledged with ``writes_paused``; ``ResumeWrites``
+  lifts it.
 * **Faults.** ``kill`` (crash: connections reset, connects refused), ``revive``
   (restart from the last saved nodes.conf), ``pause``/``resume`` (SIGSTOP-like:
   nothing is processed, bytes queue up), ``partition`` (groups that cannot talk),
@@ -61,7 +70,9 @@ from ..cluster.effects import (
     Connect,
     Effect,
     LinkId,
+    PauseWrites,
     PublishReceived,
+    ResumeWrites,
     SaveConfig,
     Send,
 )
@@ -92,6 +103,9 @@ class SimNode:
     effects: list[Effect] = field(default_factory=list)  # replication / key effects, for tests
     backlog: list[Callable[[], None]] = field(default_factory=list)  # work queued while paused
     incarnation: int = 0  # bumped by revive: stale scheduled work for an old process is dropped
+    repl_offset: int = 0  # master_repl_offset (primary) or processed offset (replica)
+    repl_last_io: int | None = None  # replica: last interaction with its primary
+    writes_paused_until: int = 0  # PauseWrites (manual failover, primary side)
 
     @property
     def name(self) -> str:
@@ -150,6 +164,7 @@ class Simulation:
         require_full_coverage: bool = True,
         hostnames: bool = False,
         trace_messages: bool = False,
+        replication: bool = True,
     ) -> None:
         self.seed = seed
         self.now = start_ms
@@ -167,6 +182,9 @@ class Simulation:
         self._next_conn = 1
         self._groups: dict[int, int] | None = None  # node -> partition group
         self._one_way: list[tuple[int, int]] = []  # (src, dst) pairs whose bytes are lost
+        self.replication = replication  # feed the cores the replication model (see module doc)
+        self._repl_lag: dict[int, int] = {}  # replica -> bytes behind its primary
+        self._repl_cut: list[int] = []  # replicas whose replication link is down
         self.nodes: list[SimNode] = []
         for i in range(n_nodes):
             port = base_port + i
@@ -306,6 +324,7 @@ class Simulation:
     # ------------------------------------------------------------------------
     def _run(self, i: int, effects: list[Effect]) -> None:
         node = self.nodes[i]
+        paused = False
         for effect in effects:
             if isinstance(effect, Event):
                 self.events.append(effect)
@@ -322,7 +341,15 @@ class Simulation:
             elif isinstance(effect, PublishReceived):
                 node.published.append(effect)
             else:
+                if isinstance(effect, PauseWrites):
+                    node.writes_paused_until = effect.until_ms
+                    paused = True
+                elif isinstance(effect, ResumeWrites):
+                    node.writes_paused_until = 0
                 node.effects.append(effect)
+        if paused and node.writes_paused_until > self.now:
+            # The "server" paused at once: acknowledge with the offset writes stopped at.
+            self._run(i, node.state.writes_paused(node.repl_offset, self.now))
 
     def _call(self, i: int, fn: Callable[[], list[Effect]]) -> None:
         """Run ``fn`` on node i now, or queue it while the node is paused."""
@@ -342,10 +369,60 @@ class Simulation:
             if not node.alive or node.incarnation != incarnation:
                 return
             if not node.paused:
+                if self.replication:
+                    self._feed_replication(node)
                 self._run(node.index, node.state.tick(self.now))
             self._schedule_tick(node)
 
         self._schedule(self.now + delay, tick)
+
+    # ------------------------------------------------------------------------
+    # Replication model
+    # ------------------------------------------------------------------------
+    def _feed_replication(self, node: SimNode) -> None:
+        me = node.state.myself
+        if me.is_replica:
+            primary_id = me.primary_id
+            source = next((n for n in self.nodes if n.state.myid == primary_id), None)
+            if (
+                source is not None
+                and source.alive
+                and not source.paused
+                and node.index not in self._repl_cut
+                and not self._blocked(source.index, node.index)
+                and not self._blocked(node.index, source.index)
+            ):
+                node.repl_offset = max(0, source.repl_offset - self._repl_lag.get(node.index, 0))
+                node.repl_last_io = self.now
+            self._run(node.index, node.state.set_replication_info(node.repl_offset, node.repl_last_io, self.now))
+        else:
+            self._run(node.index, node.state.set_replication_info(node.repl_offset, None, self.now))
+
+    def write(self, i: int, nbytes: int = 1) -> bool:
+        """A client write on node ``i``: True if acknowledged (a primary, cluster ok, not paused)."""
+        node = self.nodes[i]
+        state = node.state
+        if (
+            not node.alive
+            or node.paused
+            or not state.myself.is_primary
+            or state.state != 0
+            or self.now < node.writes_paused_until
+        ):
+            return False
+        node.repl_offset += nbytes
+        return True
+
+    def set_replication_lag(self, i: int, nbytes: int) -> None:
+        """Replica ``i`` stays ``nbytes`` behind its primary (0: in sync)."""
+        self._repl_lag[i] = nbytes
+
+    def cut_replication(self, i: int, cut: bool = True) -> None:
+        """Replica ``i``'s replication link goes down (or back up with ``cut=False``)."""
+        if cut and i not in self._repl_cut:
+            self._repl_cut.append(i)
+        elif not cut and i in self._repl_cut:
+            self._repl_cut.remove(i)
 
     def admin(self, i: int, op: str, *args: Any) -> Any:
         """Call an admin operation on node ``i`` now and run its effects: ``sim.admin(0,
@@ -541,6 +618,7 @@ class Simulation:
                                   config=config)
         node.alive = True
         node.incarnation += 1
+        node.writes_paused_until = 0
         self._schedule_tick(node, first=True)
 
     def pause(self, i: int) -> None:
