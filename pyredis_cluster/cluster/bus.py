@@ -144,6 +144,7 @@ class ClusterBus:
         flush_data: Callable[[], None],
         on_event: Callable[[Event], None] | None = None,
         on_replication_changed: Callable[[ReplicationChanged], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.state = state
         self.config_path = config_path
@@ -152,6 +153,8 @@ class ClusterBus:
         self.flush_data = flush_data
         self.on_event = on_event
         self.on_replication_changed = on_replication_changed
+        #: Server-side work of the same cron (redirecting blocked clients), after the core's tick.
+        self.on_tick = on_tick
         self.links: dict[LinkId, BusLink] = {}
         self._pending: dict[LinkId, list[bytes]] = {}  # sends queued while connecting
         self._connecting: set[asyncio.Task[None]] = set()  # connects in flight, cancelled by close()
@@ -208,6 +211,8 @@ class ClusterBus:
                 continue
             try:
                 self.run(self.state.tick(now_ms()))
+                if self.on_tick is not None:
+                    self.on_tick()
             except Exception:  # the bus must survive a bug in one tick
                 log.exception("error in cluster cron")
 

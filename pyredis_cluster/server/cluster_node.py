@@ -91,6 +91,7 @@ class ClusterSupport:
             delete_keys_in_slots=self._delete_keys_in_slots,
             flush_data=self._flush_data,
             on_event=self._on_event,
+            on_tick=self.redirect_blocked_clients,
         )
         bus.state = self.state = ClusterState(
             self.settings(bus_port or 0),
@@ -210,6 +211,42 @@ class ClusterSupport:
             Route.DOWN_RO_STATE: errors.CLUSTERDOWN_RO_STATE,
             Route.DOWN_UNBOUND: errors.CLUSTERDOWN_UNBOUND,
         }[kind]
+
+    def redirect_blocked_clients(self) -> None:
+        """Redis's clusterRedirectBlockedClientIfNeeded, from the cron: a client blocked on
+        a key (BLPOP, BZPOPMIN...) whose slot this node no longer serves is unblocked with
+        MOVED (or CLUSTERDOWN when the slot has no owner, or the cluster is down), since
+        the write that would wake it can never come here."""
+        node, state = self.node, self.state
+        if not node.blocking.blocked_clients or state is None:
+            return
+        myself = state.myself
+        for c in list(node.clients.values()):
+            blocked = c.blocked
+            if blocked is None or not blocked.keys:  # not waiting on keys (WAIT, a pause...)
+                continue
+            if state.state is not ClusterHealth.OK:
+                text = errors.CLUSTERDOWN_STATE
+            else:
+                slot = key_hash_slot(blocked.keys[0])  # all keys are in one slot
+                owner = state.owner_of(slot)
+                spec = c.blocked_spec
+                if (
+                    owner is not None
+                    and c.readonly
+                    and spec is not None
+                    and not spec.is_write
+                    and myself.is_replica
+                    and myself.primary_id == owner.name
+                ):
+                    owner = myself
+                if owner is myself or state.importing_slots_from.get(slot) is not None:
+                    continue
+                if owner is None:
+                    text = errors.CLUSTERDOWN_UNBOUND
+                else:
+                    text = self.redirect_text(Route.MOVED, slot, owner)
+            node.blocking.unblock_with_reply(c, ErrorReply(text))
 
     # -- for INFO and tests ------------------------------------------------------------------
 

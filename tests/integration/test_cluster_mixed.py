@@ -21,6 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pyredis_cluster.cluster.slots import key_hash_slot
 from pyredis_cluster.protocol.encoder import ErrorReply
 from tests.cluster_procs import (
     ClusterProc,
@@ -32,6 +33,7 @@ from tests.cluster_procs import (
     wait_cluster_ok,
     wait_converged,
 )
+from tests.support import RawClient, encode_command
 
 NODE_TIMEOUT_MS = 2000
 
@@ -164,6 +166,22 @@ def test_pause_cron_stops_pings_but_not_replies(mixed: list[ClusterProc]) -> Non
             node.call("DEBUG", "PAUSE-CRON", "0")
     wait(lambda: all(stats(n)[0] > paused[n.port][0] for n in (ours, real)), what="PINGs again", nodes=mixed)
     wait_cluster_ok(mixed)
+
+
+def test_blocked_client_gets_moved_when_its_slot_is_given_away(mixed: list[ClusterProc]) -> None:
+    target = mixed[2]
+    target_id = target.myid()
+    for node in (mixed[0], mixed[3]):  # ours, then real
+        myself = next(f for f in node.nodes_lines() if "myself" in f[2])
+        slot = int(myself[8].split("-")[0])
+        key = next(k for k in (f"q{i}" for i in range(200_000)) if key_hash_slot(k.encode()) == slot)
+        with RawClient(node.port) as blocked:
+            blocked.send_raw(encode_command(["BLPOP", key, "0"]))
+            wait(lambda n=node: "blocked_clients:1" in n.text("INFO", "clients"), what="BLPOP to block", nodes=mixed)
+            assert node.call("CLUSTER", "SETSLOT", slot, "NODE", target_id) == "OK"
+            assert blocked.read_reply()[1] == b"-MOVED %d 127.0.0.1:%d\r\n" % (slot, target.port)
+        assert node.call("CLUSTER", "SETSLOT", slot, "NODE", myself[0]) == "OK"
+    wait_converged(mixed)
 
 
 def _subscribe(node: ClusterProc, channel: str) -> object:

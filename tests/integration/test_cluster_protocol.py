@@ -21,7 +21,7 @@ import pytest
 
 from pyredis_cluster.cluster.slots import key_hash_slot
 from tests.cluster_procs import ClusterProc, cluster_nodes, wait
-from tests.support import RawClient
+from tests.support import RawClient, encode_command
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef01234567"
 SLOT0_KEY = next(k for k in (f"k{i}" for i in range(100_000)) if key_hash_slot(k.encode()) == 0)
@@ -153,6 +153,8 @@ def test_full_coverage_replies(pair: tuple[ClusterProc, ClusterProc]) -> None:
         ["MULTI"], ["MGET", "a", "b"], ["EXEC"],
         ["CLUSTER", "RESET", "soft"], ["CLUSTER", "FLUSHSLOTS"],
         ["DEL", SLOT0_KEY, "{%s}b" % SLOT0_KEY, "{%s}c" % SLOT0_KEY, "{t}a", "{t}b", "c"],
+        ["DEL", SLOT0_KEY, "{%s}b" % SLOT0_KEY, "{%s}c" % SLOT0_KEY], ["DEL", "{t}a", "{t}b"],
+        ["CLUSTER", "FLUSHSLOTS"], ["CLUSTER", "SLOTS"], ["CLUSTER", "ADDSLOTSRANGE", "0", "16383"],
         ["CLUSTER", "SET-CONFIG-EPOCH", "7"],
     ], resps=(2,))  # fmt: skip
     assert_same_bytes(pair, [["CLUSTER", "SLOTS"], ["CLUSTER", "SHARDS"], ["CLUSTER", "NODES"]], resps=(3,))
@@ -169,3 +171,23 @@ def test_debug_cluster_hooks(pair: tuple[ClusterProc, ClusterProc]) -> None:
         # read here is that +OK on both.
         ["DEBUG", "CLUSTERLINK", "KILL", "foo", "{myid}"], ["PING"],
     ], resps=(2,))  # fmt: skip
+
+
+def _blocked_clients(node: ClusterProc) -> int:
+    return int(re.search(r"blocked_clients:(\d+)", node.text("INFO", "clients")).group(1))  # type: ignore[union-attr]
+
+
+def test_blocked_client_is_unblocked_when_its_slot_goes(pair: tuple[ClusterProc, ClusterProc]) -> None:
+    """A BLPOP whose slot is taken away gets the redirection from the cron, as in 7.0."""
+    wait(lambda: all(_state(n) == "ok" for n in pair), what="cluster_state:ok", nodes=pair)
+    replies = []
+    for node in pair:
+        with RawClient(node.port) as blocked:
+            blocked.send_raw(encode_command(["BLPOP", "{%s}queue" % SLOT0_KEY, "0"]))
+            wait(lambda n=node: _blocked_clients(n) == 1, what="the client to block", nodes=[node])
+            assert node.call("CLUSTER", "DELSLOTS", "0") == "OK"
+            replies.append(blocked.read_reply()[1])
+        assert node.call("CLUSTER", "ADDSLOTS", "0") == "OK"
+    assert replies[0] == replies[1], replies
+    assert replies[1].startswith(b"-CLUSTERDOWN")
+    wait(lambda: all(_state(n) == "ok" for n in pair), what="cluster_state:ok again", nodes=pair)
