@@ -128,7 +128,7 @@ def _restore(c: Client, args: list[bytes]) -> Any:
     db.add(key, value)
     if ttl:
         db.set_expire(key, ttl)
-    if keyspace.lfu_enabled:
+    if "lfu" in str(c.node.config.get("maxmemory-policy")):  # keyspace.lfu_enabled lags CONFIG SET
         if freq is not None:
             db.set_lfu(key, freq)
     elif idle is not None:
