@@ -20,6 +20,7 @@ import redis
 import redis.asyncio.cluster as async_cluster
 from redis.cluster import RedisCluster
 
+from pyredis_cluster.cluster.slots import key_hash_slot
 from tests.cluster_procs import (
     ClusterProc,
     cluster_nodes,
@@ -221,6 +222,62 @@ def test_redis_cli_follows_moved(cluster: tuple[list[ClusterProc], str]) -> None
     assert followed.stdout.strip() == "OK", followed
     assert redis_cli("-c", "-p", str(other.port), "GET", key).stdout.strip() == "bar"
     assert redis_cli("-p", str(owner_port), "GET", key).stdout.strip() == "bar"
+
+
+def _shard_of_a_replica(nodes: list[ClusterProc]) -> tuple[ClusterProc, ClusterProc, int, ClusterProc]:
+    """(a replica, its primary, the first slot of that primary, a node of another shard)."""
+    for replica in nodes:
+        mine = next(f for f in replica.nodes_lines() if "myself" in f[2])
+        if "slave" in mine[2]:
+            primary_line = next(f for f in replica.nodes_lines() if f[0] == mine[3])
+            primary = next(n for n in nodes if n.address == primary_line[1].split("@")[0])
+            slot = int(primary_line[8].split("-")[0])
+            shard = {mine[0], primary_line[0]}
+            other = next(n for n in nodes if n.myid() not in shard)
+            return replica, primary, slot, other
+    raise AssertionError("no replica")
+
+
+def _key_in(slot: int, prefix: str = "k") -> str:
+    return next(k for k in (f"{prefix}{i}" for i in range(200_000)) if key_hash_slot(k.encode()) == slot)
+
+
+def test_readonly_replica_serves_reads_of_its_primary(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    replica, primary, slot, _ = _shard_of_a_replica(nodes)
+    key = _key_in(slot)
+    moved = b"-MOVED %d %s\r\n" % (slot, primary.address.encode())
+    with replica.connect() as conn:
+        assert conn.raw("GET", key) == moved
+        assert conn.raw("READONLY") == b"+OK\r\n"
+        assert conn.raw("GET", key) == b"$-1\r\n"  # served from the replica's own (empty) data
+        assert conn.raw("EXISTS", key, "{%s}x" % key) == b":0\r\n"
+        assert conn.raw("SET", key, "v") == moved  # writes still go to the primary
+        assert conn.raw("READWRITE") == b"+OK\r\n"
+        assert conn.raw("GET", key) == moved
+    # SELECT: only db 0 in cluster mode.
+    assert replica.raw("SELECT", "1") == b"-ERR SELECT is not allowed in cluster mode\r\n"
+
+
+def test_sharded_pubsub_in_the_shard(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    replica, primary, slot, other = _shard_of_a_replica(nodes)
+    channel = _key_in(slot, "ch")
+    on_replica, on_primary = replica.connect(), primary.connect()
+    # A replica serves sharded subscribers of its primary's slots, without READONLY.
+    assert on_replica.call("SSUBSCRIBE", channel) == [b"ssubscribe", channel.encode(), 1]
+    assert on_primary.call("SSUBSCRIBE", channel) == [b"ssubscribe", channel.encode(), 1]
+    assert primary.call("SPUBLISH", channel, "from-primary") == 1
+    for conn in (on_replica, on_primary):
+        assert conn.read_reply()[0] == [b"smessage", channel.encode(), b"from-primary"]
+    assert replica.call("SPUBLISH", channel, "from-replica") == 1
+    for conn in (on_replica, on_primary):
+        assert conn.read_reply()[0] == [b"smessage", channel.encode(), b"from-replica"]
+    assert replica.call("PUBSUB", "SHARDCHANNELS") == [channel.encode()]
+    # Outside the shard: MOVED to the primary.
+    moved = b"-MOVED %d %s\r\n" % (slot, primary.address.encode())
+    assert other.raw("SPUBLISH", channel, "x") == moved
+    assert other.raw("SSUBSCRIBE", channel) == moved
 
 
 # -- restart from nodes.conf (keep last: it restarts a primary) -----------------------------------
