@@ -11,6 +11,8 @@ is Redis's, because clients (and Redis's own tests) observe which error wins:
 3. authentication: NOAUTH until AUTH succeeds, except for ``no_auth`` commands;
 4. cluster routing: MOVED / ASK / CROSSSLOT / TRYAGAIN / CLUSTERDOWN, when cluster
    mode is on (the router is a pure function plugged in by the cluster layer);
+4b. maxmemory (only when set): evict keys, or refuse denyoom commands with OOM
+   (server/eviction.py);
 5. a RESP2 client in subscribed state may only run the pub/sub commands;
 6. inside MULTI, every command but EXEC/DISCARD/MULTI/WATCH/QUIT/RESET is queued;
    a command refused by gates 1-4 flags the transaction so EXEC answers EXECABORT;
@@ -32,6 +34,7 @@ from ..protocol.encoder import QUEUED, ErrorReply
 from . import errors
 from .client import Blocked, Client
 from .command_table import CommandSpec, lookup
+from .eviction import perform_evictions
 
 if TYPE_CHECKING:
     pass
@@ -89,6 +92,9 @@ def _process_command(c: Client, args: list[bytes]) -> Any:
         if redirect is not None:
             return _reject(c, spec, redirect, redirect=True)
 
+    if node.config.maxmemory and not _memory_allows(c, spec, name):
+        return _reject(c, spec, ErrorReply(errors.OOM))
+
     if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
         base = spec.parent.name if spec.parent else name
         if base not in _SUBSCRIBED_ALLOWED:
@@ -110,6 +116,21 @@ def _process_command(c: Client, args: list[bytes]) -> Any:
     if type(reply) is Blocked:
         node.blocking.block(c, spec, args, reply)
     return reply
+
+
+def _memory_allows(c: Client, spec: CommandSpec, name: str) -> bool:
+    """Redis's maxmemory gate: evict if over maxmemory; refuse denyoom commands if still over.
+
+    EXEC counts as denyoom when it would run a denyoom command; inside MULTI every
+    command but EXEC/DISCARD/QUIT/RESET is refused (queueing would use memory too).
+    """
+    if perform_evictions(c.node):
+        return True
+    if name == "exec":
+        return not any("denyoom" in queued.flags for queued, _ in c.multi_queue)
+    if c.in_multi and name not in ("discard", "quit", "reset"):
+        return False
+    return "denyoom" not in spec.flags
 
 
 def _reject(

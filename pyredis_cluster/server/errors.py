@@ -288,3 +288,22 @@ BUSYKEY = "BUSYKEY Target key name already exists."
 RESTORE_INVALID_TTL = "ERR Invalid TTL value, must be >= 0"
 RESTORE_INVALID_IDLETIME = "ERR Invalid IDLETIME value, must be >= 0"
 RESTORE_INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
+
+# -- maxmemory (server/eviction.py, server/dispatch.py) ----------------------------------
+#: A denyoom command (or any queued command in MULTI) while memory is over maxmemory.
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+
+# -- Geo commands (commands/geo.py) ------------------------------------------------------------
+GEO_INVALID_LONLAT = "ERR invalid longitude,latitude pair {:f},{:f}"
+GEO_UNSUPPORTED_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
+GEO_NEED_NUMERIC_RADIUS = "ERR need numeric radius"
+GEO_NEED_NUMERIC_WIDTH = "ERR need numeric width"
+GEO_NEED_NUMERIC_HEIGHT = "ERR need numeric height"
+GEO_RADIUS_NEGATIVE = "ERR radius cannot be negative"
+GEO_BOX_NEGATIVE = "ERR height or width cannot be negative"
+GEO_MEMBER_NOT_DECODABLE = "ERR could not decode requested zset member"
+GEO_COUNT_NOT_POSITIVE = "ERR COUNT must be > 0"
+GEO_STORE_WITH_OPTIONS = "ERR {} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+GEO_NEED_ONE_FROM = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {}"
+GEO_NEED_ONE_BY = "ERR exactly one of BYRADIUS and BYBOX can be specified for {}"
+GEO_ANY_NEEDS_COUNT = "ERR the ANY argument requires COUNT argument"

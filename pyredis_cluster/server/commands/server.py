@@ -38,6 +38,7 @@ from ..args import parse_int, parse_int_range
 from ..client import Client
 from ..command_table import COMMANDS, KeySpec, command, container
 from ..errors import CommandError
+from ..eviction import perform_evictions, used_memory
 from ..stats import bucket_top
 
 log = logging.getLogger("pyredis_cluster")
@@ -688,13 +689,8 @@ def bytes_to_human(n: int) -> str:
     return f"{n}B"
 
 
-def _rss_bytes() -> int:
-    """Resident memory of the process, from /proc (cheap); the peak RSS elsewhere."""
-    try:
-        with open("/proc/self/statm", "rb") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+#: Resident memory of the process: what INFO calls used_memory (and maxmemory compares).
+_rss_bytes = used_memory
 
 
 def _total_system_memory() -> int:
@@ -1067,6 +1063,8 @@ def _apply_config(node: Any, name: str) -> None:
         config.hz = max(1, min(500, int(config.hz)))  # Redis clamps the effective and shown value
     elif name == "latency-tracking":
         node.stats.latency_tracking = bool(config.latency_tracking)
+    elif name == "maxmemory":
+        perform_evictions(node)  # as Redis does at once, firing "evicted" events
     elif name == "dir":
         os.chdir(config.dir)
         config.dir = os.getcwd()
