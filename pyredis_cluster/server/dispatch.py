@@ -12,7 +12,7 @@ is Redis's, because clients (and Redis's own tests) observe which error wins:
 4. cluster routing: MOVED / ASK / CROSSSLOT / TRYAGAIN / CLUSTERDOWN, when cluster
    mode is on (the router is a pure function plugged in by the cluster layer);
 4b. maxmemory (only when set): evict keys, or refuse denyoom commands with OOM
-   (server/eviction.py);
+   (server/eviction.py); min-replicas-to-write (only when set): NOREPLICAS for writes;
 5. a RESP2 client in subscribed state may only run the pub/sub commands;
 6. inside MULTI, every command but EXEC/DISCARD/MULTI/WATCH/QUIT/RESET is queued;
    a command refused by gates 1-4 flags the transaction so EXEC answers EXECABORT;
@@ -92,8 +92,11 @@ def _process_command(c: Client, args: list[bytes]) -> Any:
         if redirect is not None:
             return _reject(c, spec, redirect, redirect=True)
 
-    if node.config.maxmemory and not _memory_allows(c, spec, name):
+    config = node.config
+    if config.maxmemory and not _memory_allows(c, spec, name):
         return _reject(c, spec, ErrorReply(errors.OOM))
+    if config.min_replicas_to_write and not _enough_replicas(c, spec, name):
+        return _reject(c, spec, ErrorReply(errors.NOREPLICAS))
 
     if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
         base = spec.parent.name if spec.parent else name
@@ -131,6 +134,20 @@ def _memory_allows(c: Client, spec: CommandSpec, name: str) -> bool:
     if c.in_multi and name not in ("discard", "quit", "reset"):
         return False
     return "denyoom" not in spec.flags
+
+
+def _enough_replicas(c: Client, spec: CommandSpec, name: str) -> bool:
+    """min-replicas-to-write: a primary refuses writes without that many good replicas.
+
+    This node never has replicas of its own (there is no replication stream), so with
+    min-replicas-to-write set (and min-replicas-max-lag non-zero, as Redis requires)
+    every write is refused, EXEC included when it would run one; a replica is exempt.
+    """
+    if not c.node.config.min_replicas_max_lag or c.node.keyspace.is_replica:
+        return True
+    if name == "exec":
+        return not any("write" in queued.flags for queued, _ in c.multi_queue)
+    return "write" not in spec.flags
 
 
 def _reject(

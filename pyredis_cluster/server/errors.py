@@ -292,6 +292,8 @@ RESTORE_INVALID_FREQ = "ERR Invalid FREQ value, must be >= 0 and <= 255"
 # -- maxmemory (server/eviction.py, server/dispatch.py) ----------------------------------
 #: A denyoom command (or any queued command in MULTI) while memory is over maxmemory.
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
+#: A write while min-replicas-to-write asks for more replicas than are connected.
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 
 # -- Geo commands (commands/geo.py) ------------------------------------------------------------
 GEO_INVALID_LONLAT = "ERR invalid longitude,latitude pair {:f},{:f}"

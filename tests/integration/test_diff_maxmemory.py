@@ -1,4 +1,5 @@
-"""maxmemory: the OOM gate and eviction, compared with a real redis-server 7.0 byte for byte.
+"""maxmemory (the OOM gate, eviction) and min-replicas-to-write (NOREPLICAS), compared
+with a real redis-server 7.0 byte for byte.
 
 ``maxmemory 1`` puts any server over the limit, so the outcome does not depend on how
 much memory either process uses. Each test gets its own pair of servers (module
@@ -37,7 +38,8 @@ def transcript(port: int, steps: Sequence[Step], resp: int) -> list[bytes]:
         for conn in clients:
             conn.close()
         with RawClient(port) as admin:
-            admin.raw("CONFIG", "SET", "maxmemory", 0, "maxmemory-policy", "noeviction", "notify-keyspace-events", "")
+            admin.raw("CONFIG", "SET", "maxmemory", 0, "maxmemory-policy", "noeviction", "notify-keyspace-events", "",
+                      "min-replicas-to-write", 0, "min-replicas-max-lag", 10)
 
 
 def assert_same_transcript(ports: tuple[int, int], steps: Sequence[Step]) -> None:
@@ -92,4 +94,17 @@ def test_eviction_policies_and_evicted_events(ports: tuple[int, int]) -> None:
         (0, ["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]),
         (0, ["CONFIG", "SET", "maxmemory", 1]), (1, []),
         (0, ["DBSIZE"]), (0, ["SET", "new", "v"]),
+    ])  # fmt: skip
+
+
+def test_min_replicas_to_write_refuses_writes(ports: tuple[int, int]) -> None:
+    assert_same_transcript(ports, [
+        (0, ["SET", "xx", 1]), (0, ["MULTI"]), (0, ["INCR", "xx"]),
+        (1, ["CONFIG", "SET", "min-replicas-to-write", 2]),
+        (0, ["EXEC"]), (0, ["GET", "xx"]), (0, ["SET", "xx", 2]), (0, ["DEL", "xx"]), (0, ["PING"]),
+        (0, ["MULTI"]), (0, ["GET", "xx"]), (0, ["EXEC"]),
+        (0, ["MULTI"]), (0, ["SET", "xx", 3]), (0, ["EXEC"]),
+        # Without a lag limit the check is off, as in Redis.
+        (1, ["CONFIG", "SET", "min-replicas-max-lag", 0]), (0, ["SET", "xx", 4]),
+        (1, ["CONFIG", "SET", "min-replicas-max-lag", 10, "min-replicas-to-write", 0]), (0, ["INCR", "xx"]),
     ])  # fmt: skip
