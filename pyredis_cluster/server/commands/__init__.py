@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     command_info,
     connection,
     dump,
+    geo,
     hashes,
     keys,
     lists,
