@@ -280,6 +280,32 @@ def test_sharded_pubsub_in_the_shard(cluster: tuple[list[ClusterProc], str]) -> 
     assert other.raw("SSUBSCRIBE", channel) == moved
 
 
+def test_add_node_and_del_node(cluster: tuple[list[ClusterProc], str]) -> None:
+    nodes, _ = cluster
+    with cluster_nodes(ours=2) as (new_primary, new_replica):
+        added = redis_cli("--cluster", "add-node", new_primary.address, nodes[0].address)
+        assert "[OK] New node added correctly." in _plain(added.stdout), added.stdout + added.stderr
+        primary_id = new_primary.myid()
+        wait_cluster_ok([*nodes, new_primary])  # everyone must know it before it gets a replica
+        added = redis_cli("--cluster", "add-node", new_replica.address, nodes[1].address, "--cluster-slave",
+                          "--cluster-master-id", primary_id)  # fmt: skip
+        assert "[OK] New node added correctly." in _plain(added.stdout), added.stdout + added.stderr
+        everyone = [*nodes, new_primary, new_replica]
+        wait_cluster_ok(everyone)
+        wait(lambda: all(any(f[3] == primary_id for f in n.nodes_lines()) for n in everyone),
+             what="the new replica everywhere", nodes=everyone)  # fmt: skip
+        check = redis_cli("--cluster", "check", nodes[2].address)
+        assert check.returncode == 0 and len(re.findall(r"^M: ", _plain(check.stdout), re.M)) == 4, check.stdout
+        for gone in (new_replica, new_primary):
+            removed = redis_cli("--cluster", "del-node", nodes[0].address, gone.myid())
+            assert removed.returncode == 0 and "CLUSTER RESET SOFT" in removed.stdout, removed.stdout + removed.stderr
+            # The removed node forgot everyone (RESET SOFT keeps its id).
+            assert [f[2] for f in gone.nodes_lines()] == ["myself,master"]
+    wait_cluster_ok(nodes)
+    check = redis_cli("--cluster", "check", nodes[3].address)
+    assert check.returncode == 0 and len(re.findall(r"^[MS]: ", _plain(check.stdout), re.M)) == 6, check.stdout
+
+
 # -- restart from nodes.conf (keep last: it restarts a primary) -----------------------------------
 
 
