@@ -301,6 +301,14 @@ class ClusterBus:
         if self.links.pop(link_id, None) is not None:
             self.run(self.state.link_closed(link_id, now_ms()))
 
+    def pending_bytes(self, link_id: LinkId) -> int | None:
+        """Bytes waiting to be written on a link (CLUSTER LINKS); None while it connects."""
+        link = self.links.get(link_id)
+        if link is None or link.transport is None:
+            queued = self._pending.get(link_id)
+            return None if queued is not None else 0
+        return link.transport.get_write_buffer_size()
+
     def set_drop_filter(self, message_type: int) -> None:
         """DEBUG DROP-CLUSTER-PACKET-FILTER: drop incoming packets of one type (-1: none)."""
         if message_type < 0:

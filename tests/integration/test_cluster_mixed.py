@@ -70,6 +70,13 @@ def test_converges_and_passes_check_from_both_kinds(mixed: list[ClusterProc]) ->
         check = redis_cli("--cluster", "check", node.address)
         assert check.returncode == 0, check.stdout + check.stderr
         assert "[OK] All 16384 slots covered." in check.stdout
+    # CLUSTER LINKS: to and from each of the 5 peers, the same fields and idle events.
+    for node in (mixed[0], mixed[3]):
+        links = wait(lambda n=node: (rows := n.call("CLUSTER", "LINKS")) and len(rows) == 10 and rows,
+                     what="ten bus links", nodes=mixed)  # fmt: skip
+        assert all(row[::2] == [b"direction", b"node", b"create-time", b"events", b"send-buffer-allocated",
+                                b"send-buffer-used"] for row in links)  # fmt: skip
+        assert {row[1] for row in links} == {b"to", b"from"} and {row[7] for row in links} <= {b"r", b"rw"}
     # Same CLUSTER INFO shape on both kinds (counters differ, the lines do not).
     real_info, our_info = mixed[3].cluster_info(), mixed[0].cluster_info()
     for field in ("cluster_state", "cluster_slots_assigned", "cluster_slots_ok", "cluster_known_nodes",

@@ -123,14 +123,23 @@ def cluster_shards_(c: Client, args: list[bytes]) -> Any:
 @command("cluster|links", 2, "stale", group="cluster", since="7.0.0", tips="nondeterministic_output",
          summary="The bus connections of this node", complexity="O(N) where N is the number of links")  # fmt: skip
 def cluster_links(c: Client, args: list[bytes]) -> Any:
+    support = _cluster(c)
     rows = []
-    for link in _state(c).links():
+    for link in support.state.links():
+        pending = support.bus.pending_bytes(link.link_id)
         rows.append(Map([
             (b"direction", link.direction.encode()), (b"node", link.node.encode()),
-            (b"create-time", link.create_time), (b"events", b"r" if link.direction == "from" else b"rw"),
-            (b"send-buffer-allocated", 0), (b"send-buffer-used", 0),
+            (b"create-time", link.create_time), (b"events", _link_events(pending)),
+            (b"send-buffer-allocated", pending or 0), (b"send-buffer-used", pending or 0),
         ]))  # fmt: skip
     return rows
+
+
+def _link_events(pending: int | None) -> bytes:
+    """Redis lists the handlers installed: 'r' once connected, 'w' only while output waits."""
+    if pending is None:
+        return b""  # still connecting
+    return b"rw" if pending else b"r"
 
 
 @command("cluster|keyslot", 3, "stale", group="cluster", since="3.0.0", summary="The hash slot of a key",
