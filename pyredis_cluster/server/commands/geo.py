@@ -32,14 +32,15 @@ GEOADD is ZADD with computed scores (so ZADD's options, errors and ``zadd`` even
 the store variants write a sorted set of hashes or distances with the ``georadiusstore``
 / ``geosearchstore`` event, deleting the destination when nothing matched.
 
-Known difference: with COUNT (without ANY) Redis picks the nearest members with a
-partial quicksort that is not stable, so among members at *exactly* the same distance
-(identical points) the ones it keeps and their order may differ from our stable sort.
+With COUNT (without ANY) Redis orders only the nearest COUNT members, with its own
+partial quicksort, which is not stable: members at exactly the same distance (identical
+points) come out in the order that procedure leaves them, so we run the same procedure.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ...protocol.encoder import NULL_ARRAY, Raw
@@ -314,6 +315,101 @@ def search(value: ZSetValue, shape: Shape, limit: int) -> list[Hit]:
     return hits
 
 
+# -- ordering hits -------------------------------------------------------------------------------
+
+
+def _by_distance(a: Hit, b: Hit) -> int:
+    """Redis's ascending comparator (NaN compares as smaller than everything, both ways)."""
+    if a[0] > b[0]:
+        return 1
+    return 0 if a[0] == b[0] else -1
+
+
+def _by_distance_desc(a: Hit, b: Hit) -> int:
+    return -_by_distance(a, b)
+
+
+def partial_quicksort(items: list[Hit], compare: Callable[[Hit, Hit], int], last: int) -> None:
+    """Put ``items[0..last]`` in order, as Redis's pqsort does (so ties come out the same).
+
+    A Bentley-McIlroy quicksort (median of three, or a "ninther" over 40 items, a
+    three-way partition keeping the pivot's equals at both ends, insertion sort under
+    7 items) that only descends into parts overlapping positions ``0..last``. It is not
+    stable: members at equal distance come out in the order this exact procedure leaves
+    them, which is what clients of Redis see.
+    """
+
+    def swap(i: int, j: int) -> None:
+        items[i], items[j] = items[j], items[i]
+
+    def swap_blocks(i: int, j: int, size: int) -> None:
+        for k in range(size):
+            swap(i + k, j + k)
+
+    def median_of_three(i: int, j: int, k: int) -> int:
+        a, b, c = items[i], items[j], items[k]
+        if compare(a, b) < 0:
+            return j if compare(b, c) < 0 else (k if compare(a, c) < 0 else i)
+        return j if compare(b, c) > 0 else (i if compare(a, c) < 0 else k)
+
+    def wanted(start: int) -> bool:
+        return start <= last  # every part ends after position 0, so only its start matters
+
+    def sort_part(start: int, size: int) -> None:
+        while True:
+            if size < 7:
+                for m in range(start + 1, start + size):
+                    j = m
+                    while j > start and compare(items[j - 1], items[j]) > 0:
+                        swap(j, j - 1)
+                        j -= 1
+                return
+            middle = start + size // 2
+            if size > 7:
+                low, high = start, start + size - 1
+                if size > 40:
+                    d = size // 8
+                    low = median_of_three(low, low + d, low + 2 * d)
+                    middle = median_of_three(middle - d, middle, middle + d)
+                    high = median_of_three(high - 2 * d, high - d, high)
+                middle = median_of_three(low, middle, high)
+            swap(start, middle)
+            pivot_equal_low = below = start + 1
+            above = pivot_equal_high = start + size - 1
+            while True:
+                while below <= above and (order := compare(items[below], items[start])) <= 0:
+                    if order == 0:
+                        swap(pivot_equal_low, below)
+                        pivot_equal_low += 1
+                    below += 1
+                while below <= above and (order := compare(items[above], items[start])) >= 0:
+                    if order == 0:
+                        swap(above, pivot_equal_high)
+                        pivot_equal_high -= 1
+                    above -= 1
+                if below > above:
+                    break
+                swap(below, above)
+                below += 1
+                above -= 1
+            end = start + size
+            moved = min(pivot_equal_low - start, below - pivot_equal_low)
+            swap_blocks(start, below - moved, moved)
+            moved = min(pivot_equal_high - above, end - pivot_equal_high - 1)
+            swap_blocks(below, end - moved, moved)
+            smaller = below - pivot_equal_low
+            if smaller > 1 and wanted(start):
+                sort_part(start, smaller)
+            larger = pivot_equal_high - above
+            if larger <= 1:
+                return
+            start, size = end - larger, larger
+            if not wanted(start):
+                return
+
+    sort_part(0, len(items))
+
+
 # -- argument parsing ---------------------------------------------------------------------------
 
 _UNITS = {b"m": 1.0, b"km": 1000.0, b"ft": 0.3048, b"mi": 1609.34}
@@ -570,9 +666,12 @@ def _georadius_generic(c: Client, args: list[bytes], key_index: int, variant: in
         sort = 1  # the nearest COUNT members are wanted
     hits = search(value, shape, count if any_ else 0)
     if sort:
-        hits.sort(key=lambda hit: hit[0], reverse=sort < 0)  # stable, as glibc's merge sort
-    if count:
-        hits = hits[:count]
+        if count and count < len(hits):
+            # Redis only orders the first COUNT, with its (unstable) partial quicksort.
+            partial_quicksort(hits, _by_distance if sort > 0 else _by_distance_desc, count - 1)
+            del hits[count:]
+        else:
+            hits.sort(key=lambda hit: hit[0], reverse=sort < 0)  # stable, as glibc's merge sort
 
     conversion = shape.conversion
     if store_key is not None:
