@@ -181,8 +181,13 @@ def command_list(c: Client, args: list[bytes]) -> Any:
 def _keys_with_flags(spec: CommandSpec, args: list[bytes]) -> list[tuple[int, list[str]]]:
     """(position, key flags) of each key of a command line, in order."""
     if spec.getkeys is not None:
-        flags = _key_flags(spec.key_specs[0].flags) if spec.key_specs else []
-        return [(pos, flags) for pos in spec.getkeys(args)]
+        # A getkeys function (SORT's) names the source key first, then any destination
+        # (STORE), which carries the flags of the last key spec (OW update), as Redis's
+        # sortGetKeys reports them.
+        if not spec.key_specs:
+            return [(pos, []) for pos in spec.getkeys(args)]
+        first, last = _key_flags(spec.key_specs[0].flags), _key_flags(spec.key_specs[-1].flags)
+        return [(pos, first if i == 0 else last) for i, pos in enumerate(spec.getkeys(args))]
     found: list[tuple[int, list[str]]] = []
     seen: set[int] = set()
     if any(_bad_key_count(ks, args) for ks in spec.key_specs):
