@@ -107,6 +107,31 @@ def test_redirections_are_the_same_bytes_on_both_kinds(mixed: list[ClusterProc])
     assert checked >= 50  # four of six nodes own neither key's slot most of the time
 
 
+def test_announced_hostnames_cross_the_bus(mixed: list[ClusterProc]) -> None:
+    """The hostname ping extension, both ways; CLUSTER SLOTS and MOVED with endpoint types."""
+    ours, real = mixed[0], mixed[3]
+    names = {ours.port: "ours.example", real.port: "real.example"}
+    try:
+        for node in (ours, real):
+            assert node.call("CONFIG", "SET", "cluster-announce-hostname", names[node.port]) == "OK"
+        wait(lambda: all(f",{names[other.port]}" in n.text("CLUSTER", "NODES") for n in mixed for other in (ours, real)),
+             what="every node to show both hostnames", nodes=mixed)  # fmt: skip
+        for endpoint_type in ("ip", "hostname", "unknown-endpoint"):
+            for node in (mixed[1], mixed[4]):
+                assert node.call("CONFIG", "SET", "cluster-preferred-endpoint-type", endpoint_type) == "OK"
+            assert mixed[1].raw("CLUSTER", "SLOTS") == mixed[4].raw("CLUSTER", "SLOTS"), endpoint_type
+            for i in range(40):
+                mine, theirs = mixed[1].raw("GET", f"h{i}"), mixed[4].raw("GET", f"h{i}")
+                if mine.startswith(b"-MOVED") and theirs.startswith(b"-MOVED"):
+                    assert mine == theirs, endpoint_type
+    finally:
+        for node in (mixed[1], mixed[4]):
+            node.call("CONFIG", "SET", "cluster-preferred-endpoint-type", "ip")
+        for node in (ours, real):
+            node.call("CONFIG", "SET", "cluster-announce-hostname", "")
+    wait(lambda: all(".example" not in n.text("CLUSTER", "NODES") for n in mixed), what="hostnames to go", nodes=mixed)
+
+
 def _pong_ages(node: ClusterProc) -> dict[str, tuple[bool, int]]:
     """Per peer: (a PING is pending, ms since its last PONG), from CLUSTER NODES."""
     now = int(time.time() * 1000)
