@@ -151,6 +151,10 @@ def test_full_coverage_replies(pair: tuple[ClusterProc, ClusterProc]) -> None:
         ["MGET", "foo", "c"], ["MGET", "foo", "foo"], ["MSET", "{t}a", "1", "{t}b", "2"], ["MSET", "a", "1", "b", "2"],
         ["MULTI"], ["SET", "{t}a", "3"], ["SET", "c", "4"], ["EXEC"], ["GET", "{t}a"],
         ["MULTI"], ["MGET", "a", "b"], ["EXEC"],
+        # Only db 0 in cluster mode.
+        ["MOVE", SLOT0_KEY, "1"], ["COPY", SLOT0_KEY, "{%s}d" % SLOT0_KEY, "DB", "1"],
+        ["COPY", SLOT0_KEY, "{%s}d" % SLOT0_KEY], ["SWAPDB", "0", "1"], ["SELECT", "1"], ["SELECT", "0"],
+        ["DBSIZE"], ["INFO", "keyspace"], ["DEL", "{%s}d" % SLOT0_KEY],
         ["CLUSTER", "RESET", "soft"], ["CLUSTER", "FLUSHSLOTS"],
         ["DEL", SLOT0_KEY, "{%s}b" % SLOT0_KEY, "{%s}c" % SLOT0_KEY, "{t}a", "{t}b", "c"],
         ["DEL", SLOT0_KEY, "{%s}b" % SLOT0_KEY, "{%s}c" % SLOT0_KEY], ["DEL", "{t}a", "{t}b"],
