@@ -57,33 +57,56 @@ def perform_evictions(node: Any) -> bool:
     if policy == "noeviction":
         return False
     samples = max(1, int(node.config.maxmemory_samples))
+    candidates = _Candidates(node.keyspace.databases, volatile=policy.startswith("volatile-"))
     freed = 0
     while freed < excess:
-        victim = _pick_victim(node.keyspace.databases, policy, samples)
+        victim = candidates.pick(policy, samples)
         if victim is None:
             return False  # nothing (left) that the policy may evict
-        db, key = victim
+        db, key = candidates.take(*victim)
         freed += _estimated_size(key, db.data[key])
         _evict(node, db, key)
     return True
 
 
-def _pick_victim(databases: list[Database], policy: str, samples: int) -> tuple[Database, bytes] | None:
-    """The best eviction candidate among random samples of the policy's key population."""
-    volatile = policy.startswith("volatile-")
-    populated = [db for db in databases if (db.expires if volatile else db.data)]
-    if not populated:
-        return None
-    best: tuple[Database, bytes] | None = None
-    best_score = 0
-    for _ in range(1 if policy.endswith("-random") else samples):
-        db = random.choice(populated)
-        pool = db.expires if volatile else db.data
-        key = next(iter(pool)) if len(pool) == 1 else list(pool)[random.randrange(len(pool))]
-        score = _score(db, key, policy)
-        if best is None or score > best_score:
-            best, best_score = (db, key), score
-    return best
+class _Candidates:
+    """The keys a policy may evict, as lists per database for O(1) random sampling.
+
+    Built once per eviction round (a dict cannot be indexed at random), so evicting
+    many keys costs one pass over the keyspace, not one per victim.
+    """
+
+    def __init__(self, databases: list[Database], volatile: bool) -> None:
+        self.keys: dict[Database, list[bytes]] = {}
+        for db in databases:
+            pool = db.expires if volatile else db.data
+            if pool:
+                self.keys[db] = list(pool)
+
+    def pick(self, policy: str, samples: int) -> tuple[Database, int] | None:
+        """(db, index) of the best victim among random samples (one for the random policies)."""
+        if not self.keys:
+            return None
+        populated = list(self.keys)
+        best: tuple[Database, int] | None = None
+        best_score = 0
+        for _ in range(1 if policy.endswith("-random") else samples):
+            db = random.choice(populated)
+            index = random.randrange(len(self.keys[db]))
+            score = _score(db, self.keys[db][index], policy)
+            if best is None or score > best_score:
+                best, best_score = (db, index), score
+        return best
+
+    def take(self, db: Database, index: int) -> tuple[Database, bytes]:
+        """Remove a picked candidate from the lists and return it."""
+        keys = self.keys[db]
+        key = keys[index]
+        keys[index] = keys[-1]  # swap-remove: order does not matter
+        keys.pop()
+        if not keys:
+            del self.keys[db]
+        return db, key
 
 
 def _score(db: Database, key: bytes, policy: str) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from pyredis_cluster.testing.threaded import node_in_thread
-from tests.support import RawClient, real_redis_server
+from tests.support import RawClient, real_redis_server, wait_until
 
 Step = tuple[int, Sequence[str | int]]  # (client number, command); no command: read a push
 
@@ -108,3 +108,21 @@ def test_min_replicas_to_write_refuses_writes(ports: tuple[int, int]) -> None:
         (1, ["CONFIG", "SET", "min-replicas-max-lag", 0]), (0, ["SET", "xx", 4]),
         (1, ["CONFIG", "SET", "min-replicas-max-lag", 10, "min-replicas-to-write", 0]), (0, ["INCR", "xx"]),
     ])  # fmt: skip
+
+
+def test_evicting_many_keys_counts_every_one(ports: tuple[int, int]) -> None:
+    """Eviction of a large keyspace finishes (in one pass for us) and counts in INFO."""
+    for port in ports:
+        with RawClient(port) as conn:
+            conn.call("FLUSHALL")
+            conn.call("CONFIG", "RESETSTAT")
+            assert conn.call("MSET", *[f"key:{i}" for i in range(20000) for _ in (0, 1)]) == "OK"
+            conn.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+            try:
+                conn.call("CONFIG", "SET", "maxmemory", 1)
+                # Redis evicts within a time budget per call and finishes in a timer.
+                wait_until(lambda: conn.call("DBSIZE") == 0, what="every key evicted")
+                stats = conn.call("INFO", "stats").decode()
+                assert "\r\nevicted_keys:20000\r\n" in stats
+            finally:
+                conn.call("CONFIG", "SET", "maxmemory", 0, "maxmemory-policy", "noeviction")
