@@ -132,6 +132,15 @@ def test_lzf_decoders_agree_on_garbage(garbage: bytes, expected: int) -> None:
     assert ours == theirs
 
 
+def test_without_python_lzf_strings_are_read_and_written_uncompressed(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = b"abc" * 50
+    compressed = rdb.encode_string(text)
+    assert compressed[0] == 0xC3
+    monkeypatch.setattr(rdb, "_lzf", None)
+    assert rdb._Reader(compressed).string() == text  # the pure-Python decoder
+    assert rdb.encode_string(text) == rdb_string(text)  # no compressor: raw, still valid RDB
+
+
 def test_lzf_refuses_an_impossible_expansion_without_allocating() -> None:
     with pytest.raises(RdbError):
         rdb.lzf_decompress(b"\x00a", 2**62)
