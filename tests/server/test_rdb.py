@@ -356,7 +356,7 @@ ROOMY = EncodingLimits(hash_max_listpack_entries=10**6, hash_max_listpack_value=
                        zset_max_listpack_entries=10**6, zset_max_listpack_value=10**6)  # fmt: skip
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values(), st.booleans(), st.sampled_from([-1, -2, -5, -6, 1, 3, 128]))
 def test_value_round_trip(value: object, compress: bool, fill: int) -> None:
     limits = EncodingLimits(**{**ROOMY.__dict__, "rdbcompression": compress, "list_max_listpack_size": fill})
@@ -470,7 +470,7 @@ def test_bytes_after_the_object_are_ignored() -> None:
     assert value == b"a" and used == 3
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values(), st.data())
 def test_mutated_payloads_never_raise_anything_but_rdb_error(value: object, data: st.DataObject) -> None:
     encoded = bytearray(rdb.encode_value(value))
