@@ -70,7 +70,7 @@ BASICS: list[Command] = [
     ["GEODIST", "weird", "neg", "huge"], ["GEODIST", "weird", "p52", "half", "km"],
     ["GEORADIUS", "weird", "0", "0", "20000", "km", "WITHHASH", "WITHCOORD", "WITHDIST"],
     ["GEOSEARCH", "weird", "FROMLONLAT", "-180", "-85", "BYBOX", "100", "100", "km", "WITHHASH", "WITHCOORD"],
-]
+]  # fmt: skip
 
 SEARCHES: list[Command] = [
     SICILY, CAPITALS,
@@ -161,7 +161,7 @@ SEARCHES: list[Command] = [
     ["GEOSEARCHSTORE", "d", "eu", "BYRADIUS", "1", "km"], ["geosearchstore", "d", "eu", "FROMMEMBER", "Paris", "COUNT", "1"],
     ["GEOSEARCH", "eu"], ["GEOSEARCHSTORE", "d", "eu", "FROMMEMBER", "Paris"], ["GEORADIUSBYMEMBER", "eu", "Paris", "1"],
     ["GEOPOS"], ["GEOHASH"], ["GEODIST", "eu"],
-]
+]  # fmt: skip
 
 
 def test_geo_basics_and_errors(our_port: int, real_redis_port: int) -> None:
@@ -191,7 +191,9 @@ def _tied_script() -> list[Command]:
     for count in (1, 2, 3, 5, 7, 8, 10, 29, 31, 32):
         for order in ("ASC", "DESC"):
             script.append(["GEORADIUS", "g", "10", "10", "100", "km", "COUNT", str(count), order])
-            script.append(["GEORADIUS", "g", "10.0005", "10", "100", "km", "COUNT", str(count), order, "WITHDIST"])
+            script.append(
+                ["GEORADIUS", "g", "10.0005", "10", "100", "km", "COUNT", str(count), order, "WITHDIST"]
+            )
     positions = [("1", "1"), ("1.001", "1"), ("1.002", "1.001"), ("0.999", "1.002"), ("1", "1.002")]
     add: list[str] = ["GEOADD", "h"]
     for i in range(300):
@@ -203,7 +205,21 @@ def _tied_script() -> list[Command]:
             script.append(["GEORADIUS", "h", "1", "1", "100", "km", "COUNT", str(count), order])
             script.append(["GEOSEARCH", "h", "FROMLONLAT", "1.0005", "1.0005", "BYBOX", "500", "500", "km",
                            "COUNT", str(count), order, "WITHDIST"])  # fmt: skip
-            script.append(["GEOSEARCHSTORE", "d", "h", "FROMMEMBER", "n0", "BYRADIUS", "9", "km", "COUNT", str(count), order])
+            script.append(
+                [
+                    "GEOSEARCHSTORE",
+                    "d",
+                    "h",
+                    "FROMMEMBER",
+                    "n0",
+                    "BYRADIUS",
+                    "9",
+                    "km",
+                    "COUNT",
+                    str(count),
+                    order,
+                ]
+            )
             script.append(["ZRANGE", "d", "0", "-1"])
     return script
 
@@ -255,7 +271,9 @@ _OFFSETS = st.one_of(st.floats(-2, 2), st.sampled_from([0.0, 0.001, -0.5]))
 _NEAR = st.tuples(_OFFSETS, _OFFSETS)
 units = st.sampled_from(["m", "km", "mi", "ft"])
 _SEARCH_OPTIONS = st.lists(
-    st.sampled_from([["WITHDIST"], ["WITHCOORD"], ["WITHHASH"], ["ASC"], ["DESC"], ["COUNT", "3"], ["COUNT", "1", "ANY"]]),
+    st.sampled_from(
+        [["WITHDIST"], ["WITHCOORD"], ["WITHHASH"], ["ASC"], ["DESC"], ["COUNT", "3"], ["COUNT", "1", "ANY"]]
+    ),
     max_size=4,
 )
 
@@ -278,7 +296,10 @@ def geo_scripts(draw: st.DrawFn) -> list[Command]:
     script.append(["GEODIST", "g", "p0", f"p{len(points) - 1}", draw(units)])
     for _ in range(draw(st.integers(1, 4))):
         options = [word for option in draw(_SEARCH_OPTIONS) for word in option]
-        clon, clat = repr(lon0 + draw(st.floats(-1, 1))), repr(max(min(lat0 + draw(st.floats(-1, 1)), 85), -85))
+        clon, clat = (
+            repr(lon0 + draw(st.floats(-1, 1))),
+            repr(max(min(lat0 + draw(st.floats(-1, 1)), 85), -85)),
+        )
         radius = repr(draw(st.floats(0, 400)))
         unit = draw(units)
         kind = draw(st.sampled_from(["radius", "box", "member", "bymember"]))
@@ -290,7 +311,9 @@ def geo_scripts(draw: st.DrawFn) -> list[Command]:
             script.append(["GEOSEARCH", "g", "FROMMEMBER", "p0", "BYRADIUS", radius, unit, *options])
         else:
             height = repr(draw(st.floats(0, 400)))
-            script.append(["GEOSEARCH", "g", "FROMLONLAT", clon, clat, "BYBOX", radius, height, unit, *options])
+            script.append(
+                ["GEOSEARCH", "g", "FROMLONLAT", clon, clat, "BYBOX", radius, height, unit, *options]
+            )
     return script
 
 

@@ -29,7 +29,9 @@ def env() -> Any:
 
 
 def add_sicily(env: Any) -> None:
-    assert env("GEOADD", "Sicily", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania") == 2
+    assert (
+        env("GEOADD", "Sicily", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania") == 2
+    )
 
 
 # -- the documented examples --------------------------------------------------------------------
@@ -64,7 +66,9 @@ def test_documented_searches(env: Any) -> None:
         b"Catania",
         b"Palermo",
     ]
-    assert env("GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "400", "400", "km", "ASC", "WITHDIST") == [
+    assert env(
+        "GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYBOX", "400", "400", "km", "ASC", "WITHDIST"
+    ) == [
         [b"Catania", b"56.4413"],
         [b"Palermo", b"190.4424"],
     ]
@@ -84,7 +88,10 @@ def test_store_variants_write_a_sorted_set_with_redis_events(env: Any) -> None:
     assert env("GEORADIUS", "Sicily", "15", "37", "200", "km", "STORE", "near") == 2
     assert env("ZRANGE", "near", "0", "-1") == [b"Palermo", b"Catania"]
     assert ("z", "georadiusstore", b"near") in env.events
-    assert env("GEOSEARCHSTORE", "d", "Sicily", "FROMMEMBER", "Catania", "BYRADIUS", "100", "km", "STOREDIST") == 1
+    assert (
+        env("GEOSEARCHSTORE", "d", "Sicily", "FROMMEMBER", "Catania", "BYRADIUS", "100", "km", "STOREDIST")
+        == 1
+    )
     assert env("ZSCORE", "d", "Catania") == 0.0
     assert ("z", "geosearchstore", b"d") in env.events
     assert env("GEOSEARCHSTORE", "d", "Sicily", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "m") == 0
