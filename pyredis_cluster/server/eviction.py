@@ -50,6 +50,8 @@ def perform_evictions(node: Any) -> bool:
     maxmemory = int(node.config.maxmemory)
     if not maxmemory:
         return True
+    if node.keyspace.is_replica and node.config.replica_ignore_maxmemory:
+        return True  # a replica leaves eviction to its primary (replica-ignore-maxmemory)
     excess = used_memory() - maxmemory
     if excess <= 0:
         return True
