@@ -180,6 +180,8 @@ class ClusterSupport:
             return None
         else:
             commands = [(spec, args)]
+            if self._served_here_for_sure(spec, args):
+                return None
         state = self.state
         assert state is not None
         view = SlotView(
@@ -198,6 +200,31 @@ class ClusterSupport:
         if name == "exec":
             c.reset_multi()  # Redis discards the transaction when EXEC is redirected
         return ErrorReply(self.redirect_text(decision.route, decision.slot, decision.node))
+
+    def _served_here_for_sure(self, spec: CommandSpec, args: list[bytes]) -> bool:
+        """The hot path: a healthy cluster, no open slot, every key in one slot we own.
+
+        That is exactly when the full decision can only be LOCAL, so skip building it.
+        """
+        state = self.state
+        assert state is not None
+        if state.state is not ClusterHealth.OK or state.migrating_slots_to or state.importing_slots_from:
+            return False
+        first = spec.first_key
+        if first and spec.getkeys is None and "movablekeys" not in spec.flags:
+            # Redis routes these on the legacy (first, last, step) range: slice it.
+            last = spec.last_key
+            if last == first:
+                return state.slot_owner[key_hash_slot(args[first])] is state.myself
+            keys = args[first : (last if last >= 0 else len(args) + last) + 1 : spec.key_step]
+        else:
+            keys = spec.keys(args)
+        if not keys:
+            return True
+        slot = key_hash_slot(keys[0])
+        if state.slot_owner[slot] is not state.myself:
+            return False
+        return all(key_hash_slot(key) == slot for key in keys)
 
     def redirect_text(self, kind: Route, slot: int, target: Any) -> str:
         if kind is Route.MOVED or kind is Route.ASK:

@@ -262,3 +262,35 @@ def test_exec_with_a_queued_write_is_not_served_by_a_readonly_replica(cl: Cluste
     replica = cl.b_replica
     assert _exec_over(cl, replica, cmd("GET", "c"), cmd("TTL", "c"), readonly=True).route is Route.LOCAL
     assert _exec_over(cl, replica, cmd("GET", "c"), cmd("INCR", "c"), readonly=True).route is Route.MOVED
+
+
+# -- the gate's hot path ------------------------------------------------------------------------
+
+
+def test_fast_path_only_claims_what_the_full_decision_serves_locally() -> None:
+    """ClusterSupport skips route() when it is sure: never for a request route() would refuse."""
+    import random
+    from types import SimpleNamespace
+
+    from pyredis_cluster.cluster.state import ClusterHealth
+    from pyredis_cluster.server.cluster_node import ClusterSupport
+    from pyredis_cluster.server.command_table import all_commands
+
+    cl = Cluster()
+    cl.c.flags |= NodeFlags.MYSELF
+    state = SimpleNamespace(state=ClusterHealth.OK, migrating_slots_to={}, importing_slots_from={},
+                            slot_owner=[cl.owner_of(s) for s in range(16384)], myself=cl.c)  # fmt: skip
+    support = SimpleNamespace(state=state)
+    rng = random.Random(7)
+    specs = [s for top in all_commands() for s in [top, *top.subcommands.values()] if s.key_specs or s.getkeys]
+    claimed = 0
+    for _ in range(3000):
+        spec = rng.choice(specs)
+        argc = spec.arity if spec.arity > 0 else rng.randint(-spec.arity, 8)  # what arity lets through
+        words = [rng.choice([b"foo", b"{foo}x", b"c", b"{c}y", b"1", b"keys"]) for _ in range(argc)]
+        args = [spec.name.encode(), *words[1:]] if spec.parent is None else [
+            spec.parent.name.encode(), spec.name.split("|")[1].encode(), *words[2:]]  # fmt: skip
+        if ClusterSupport._served_here_for_sure(support, spec, args):  # type: ignore[arg-type]
+            claimed += 1
+            assert decide(cl, cl.c, (spec, args)).route is Route.LOCAL, args
+    assert claimed > 100
