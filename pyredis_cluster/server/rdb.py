@@ -151,6 +151,10 @@ _INTSET_HARD_LIMIT = 1 << 30
 _LISTPACK_MAX_SAFETY_SIZE = 1 << 30
 #: LZF output can be at most 88 times its input (a 3-byte back-reference yields 264 bytes).
 _LZF_MAX_EXPANSION = 88
+#: python-lzf allocates the whole expected output up front and does not check that the
+#: allocation succeeded; above this size the pure-Python decoder, whose output grows
+#: only as real data is decoded, is used instead.
+_LZF_C_DECODE_LIMIT = 64 << 20
 #: Integral doubles within +-2**62 are stored in listpacks as integers (double2ll).
 _DOUBLE2LL_LIMIT = float(2**62)
 
@@ -211,12 +215,12 @@ def lzf_decompress(data: bytes, expected_len: int) -> bytes:
         return b""
     if expected_len > len(data) * _LZF_MAX_EXPANSION:
         raise RdbError("LZF length beyond what the compressed data can expand to")
-    if _lzf is not None:
+    if _lzf is not None and expected_len <= _LZF_C_DECODE_LIMIT:
         try:
             out = _lzf.decompress(data, expected_len)
         except ValueError as err:
             raise RdbError("invalid LZF data") from err
-    else:  # pragma: no cover - exercised directly by the tests
+    else:
         out = lzf_decompress_python(data, expected_len)
     if out is None or len(out) != expected_len:
         raise RdbError("LZF data does not expand to the expected length")
@@ -271,10 +275,16 @@ def lzf_decompress_python(data: bytes, max_len: int) -> bytes | None:
 
 
 def _lzf_compress(data: bytes) -> bytes | None:
-    """LZF as rdbSaveLzfStringObject: only if it saves at least 4 bytes."""
-    if _lzf is None or len(data) <= 4:
+    """LZF as rdbSaveLzfStringObject: only if it saves at least 4 bytes.
+
+    Redis gives liblzf an output room of ``len - 4`` bytes; liblzf's end-of-buffer
+    checks are conservative, so whether a string that barely compresses is written
+    compressed depends on that exact room. python-lzf passes ``max_len + 1`` to
+    liblzf, hence ``len - 5`` here for the same room (and the same bytes as Redis).
+    """
+    if _lzf is None or len(data) <= 5:
         return None
-    return _lzf.compress(data, len(data) - 4) or None
+    return _lzf.compress(data, len(data) - 5) or None
 
 
 # =============================================================================================

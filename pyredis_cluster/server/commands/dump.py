@@ -116,7 +116,7 @@ def _restore(c: Client, args: list[bytes]) -> Any:
     keyspace = c.node.keyspace
     now_ms = keyspace.now_ms
     if ttl and not absttl:
-        ttl += now_ms
+        ttl = _wrap_int64(ttl + now_ms)  # C's overflow: a huge TTL wraps into the past
     if ttl and ttl <= now_ms and not keyspace.is_replica:
         if deleted:
             c.modified(key)
