@@ -309,19 +309,27 @@ def test_add_node_and_del_node(cluster: tuple[list[ClusterProc], str]) -> None:
 # -- restart from nodes.conf (keep last: it restarts a primary) -----------------------------------
 
 
-def test_restarted_node_rejoins_with_its_id_and_slots(cluster: tuple[list[ClusterProc], str]) -> None:
+def test_restarted_nodes_rejoin_with_their_id_slots_and_role(cluster: tuple[list[ClusterProc], str]) -> None:
+    """A primary and a replica (of another shard) restarted from their nodes.conf."""
     nodes, _ = cluster
-    node = next(n for n in nodes if any(f[2] == "myself,master" for f in n.nodes_lines()))
-    myid = node.myid()
-    own_line = next(f for f in node.nodes_lines() if f[0] == myid)
-    slots, epoch = own_line[8:], own_line[6]
-    others = [n for n in nodes if n is not node]
-    node.restart()
-    assert node.myid() == myid
-    again = next(f for f in node.nodes_lines() if f[0] == myid)
-    assert (again[8:], again[6]) == (slots, epoch)
+    primary = next(n for n in nodes if any(f[2] == "myself,master" for f in n.nodes_lines()))
+    primary_id = primary.myid()
+    replica = next(n for n in nodes if any(f[2] == "myself,slave" and f[3] != primary_id for f in n.nodes_lines()))
+    before = {n.port: next(f for f in n.nodes_lines() if "myself" in f[2]) for n in (primary, replica)}
+    for node in (primary, replica):
+        node.stop()
+    for node in (primary, replica):
+        node.start()
+    for node in (primary, replica):
+        node.wait_ready()
+        line = next(f for f in node.nodes_lines() if "myself" in f[2])
+        old = before[node.port]
+        # Same id, role, primary, config epoch and slots, straight from nodes.conf.
+        assert (line[0], line[2], line[3], line[6], line[8:]) == (old[0], old[2], old[3], old[6], old[8:])
     wait_cluster_ok(nodes)
-    for other in others:
-        seen = next(f for f in other.nodes_lines() if f[0] == myid)
-        assert seen[8:] == slots and seen[7] == "connected"
+    for other in nodes:
+        seen = {f[0]: f for f in other.nodes_lines()}
+        for node in (primary, replica):
+            old = before[node.port]
+            assert seen[old[0]][8:] == old[8:] and seen[old[0]][3] == old[3] and seen[old[0]][7] == "connected"
     wait_converged(nodes)
