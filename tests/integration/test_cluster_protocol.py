@@ -14,13 +14,15 @@ the other db rules, and the replies once the node owns every slot.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from collections.abc import Iterator, Sequence
 
 import pytest
 
 from pyredis_cluster.cluster.slots import key_hash_slot
-from tests.cluster_procs import ClusterProc, cluster_nodes, wait
+from tests.cluster_procs import ClusterProc, cluster_nodes, new_node, wait
 from tests.support import RawClient, encode_command
 
 UNKNOWN_ID = "0123456789abcdef0123456789abcdef01234567"
@@ -195,3 +197,24 @@ def test_blocked_client_is_unblocked_when_its_slot_goes(pair: tuple[ClusterProc,
     assert replies[0] == replies[1], replies
     assert replies[1].startswith(b"-CLUSTERDOWN")
     wait(lambda: all(_state(n) == "ok" for n in pair), what="cluster_state:ok again", nodes=pair)
+
+
+def test_corrupt_nodes_conf_stops_start_up_like_redis() -> None:
+    corrupt = "garbage line here\nvars currentEpoch 0 lastVoteEpoch 0\n"
+    results = {}
+    for kind in ("ours", "real"):
+        node = new_node(kind)
+        try:
+            path = os.path.join(node.directory, "nodes.conf")
+            with open(path, "w") as handle:
+                handle.write(corrupt)
+            node.start()
+            assert node.process is not None
+            results[kind] = node.process.wait(timeout=60)
+            with open(path) as handle:
+                assert handle.read() == corrupt  # never overwritten
+            assert "Unrecoverable error: corrupted cluster config file" in node.log_tail()
+        finally:
+            node.stop()
+            shutil.rmtree(node.directory, ignore_errors=True)
+    assert results == {"ours": 1, "real": 1}
