@@ -13,7 +13,7 @@ from typing import Any
 
 from ...cluster.bus import now_ms
 from ...cluster.slots import SLOT_COUNT, key_hash_slot
-from ...cluster.state import ClusterAdminError, ClusterState
+from ...cluster.state import ERR_SETSLOT_SYNTAX, ClusterAdminError, ClusterState
 from ...cluster.views import (
     cluster_info,
     cluster_nodes_text,
@@ -296,7 +296,7 @@ def _replicas(c: Client, args: list[bytes]) -> Any:
     state = _state(c)
     node = state.lookup(args[2].decode("utf-8", "replace"))
     if node is None:
-        raise CommandError(f"ERR Unknown node {args[2].decode('utf-8', 'replace')}")
+        raise CommandError(errors.CLUSTER_UNKNOWN_NODE.format(args[2].decode("utf-8", "replace")))
     if not node.is_primary:
         raise CommandError(errors.CLUSTER_NOT_A_MASTER)
     return [line.encode() for line in replica_lines(state, node)]
@@ -318,7 +318,7 @@ def cluster_slaves(c: Client, args: list[bytes]) -> Any:
          summary="Mark a slot importing, migrating or stable, or give it to a node", complexity="O(1)")  # fmt: skip
 def cluster_setslot(c: Client, args: list[bytes]) -> Any:
     if len(args) > 5:
-        raise CommandError("ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP")
+        raise CommandError(ERR_SETSLOT_SYNTAX)
     node_id = args[4].decode("utf-8", "replace") if len(args) == 5 else None
     return _apply(c, _state(c).setslot, _slot_arg(args[2]), args[3].decode("utf-8", "replace").lower(), node_id)
 
