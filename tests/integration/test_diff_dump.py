@@ -166,10 +166,14 @@ def test_our_dump_restores_on_real_like_a_native_write(ours: RawClient, real: Ra
         restored.call("SELECT", 9)
         restored.call("FLUSHDB")
         for name in key_names():
-            payload = ours.call("DUMP", name)
-            assert restored.call("RESTORE", name, 0, payload) == "OK", name
+            payload, pttl = ours.call("DUMP", name), ours.call("PTTL", name)
+            assert restored.call("RESTORE", name, max(pttl, 0), payload) == "OK", name
             assert view(restored, name) == view(real, name), name
             assert view(ours, name) == view(real, name), name
+            if pttl > 0:
+                assert pttl - 5000 < restored.call("PTTL", name) <= pttl, name
+            else:
+                assert restored.call("PTTL", name) == -1
         restored.call("FLUSHDB")
 
 
