@@ -280,6 +280,44 @@ def test_sharded_pubsub_in_the_shard(cluster: tuple[list[ClusterProc], str]) -> 
     assert other.raw("SSUBSCRIBE", channel) == moved
 
 
+def test_open_slot_ask_asking_and_tryagain(cluster: tuple[list[ClusterProc], str]) -> None:
+    """A slot half-way from A to B (SETSLOT MIGRATING/IMPORTING): client-contract.md §3.6."""
+    nodes, _ = cluster
+    primaries = [n for n in nodes if any(f[2] == "myself,master" for f in n.nodes_lines())]
+    source, target = primaries[0], primaries[1]
+    slot = int(next(f for f in source.nodes_lines() if "myself" in f[2])[8].split("-")[0]) + 7
+    stays, moved = "{%s}stays" % _key_in(slot), "{%s}moved" % _key_in(slot)
+    assert source.call("SET", stays, "here") == "OK"
+    assert target.call("CLUSTER", "SETSLOT", slot, "IMPORTING", source.myid()) == "OK"
+    assert source.call("CLUSTER", "SETSLOT", slot, "MIGRATING", target.myid()) == "OK"
+    ask = b"-ASK %d %s\r\n" % (slot, target.address.encode())
+    try:
+        assert source.raw("GET", stays) == b"$4\r\nhere\r\n"
+        assert source.raw("GET", moved) == ask
+        assert source.raw("MGET", stays, moved) == b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
+        # redis-cli -c follows the ASK: ASKING then the command, on the target.
+        assert redis_cli("-c", "-p", str(source.port), "SET", moved, "there").stdout.strip() == "OK"
+        assert redis_cli("-c", "-p", str(source.port), "GET", moved).stdout.strip() == "there"
+        with target.connect() as conn:
+            assert conn.raw("GET", moved) == b"-MOVED %d %s\r\n" % (slot, source.address.encode())
+            assert conn.raw("ASKING") == b"+OK\r\n"
+            assert conn.raw("GET", moved) == b"$5\r\nthere\r\n"
+            assert conn.raw("GET", moved).startswith(b"-MOVED")  # ASKING is one-shot
+            assert conn.raw("ASKING") == b"+OK\r\n"
+            assert conn.raw("MGET", moved, "{%s}missing" % _key_in(slot)) == (
+                b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n")  # fmt: skip
+            for command in (["ASKING"], ["MULTI"], ["GET", moved], ["EXEC"]):  # ASKING lasts until EXEC
+                reply = conn.raw(*command)
+            assert reply == b"*1\r\n$5\r\nthere\r\n"
+            assert conn.raw("ASKING") == b"+OK\r\n" and conn.raw("DEL", moved) == b":1\r\n"
+        assert target.call("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    finally:
+        for node in (source, target):
+            node.call("CLUSTER", "SETSLOT", slot, "STABLE")
+        source.call("DEL", stays)
+    wait_converged(nodes)
+
+
 def test_add_node_and_del_node(cluster: tuple[list[ClusterProc], str]) -> None:
     nodes, _ = cluster
     with cluster_nodes(ours=2) as (new_primary, new_replica):
