@@ -970,10 +970,18 @@ def decode_value(data: bytes, limits: EncodingLimits = DEFAULT_LIMITS) -> tuple[
     return value, reader.pos
 
 
-def create_dump_payload(value: Any, limits: EncodingLimits = DEFAULT_LIMITS) -> bytes:
-    """DUMP's payload: the encoded value, the RDB version (2 bytes LE), CRC64 (8 bytes LE)."""
-    sealed = encode_value(value, limits) + RDB_VERSION.to_bytes(2, "little")
+def seal_dump_payload(body: bytes) -> bytes:
+    """``body`` followed by the RDB version (2 bytes LE) and the CRC64 (8 bytes LE).
+
+    The footer of DUMP payloads, and of FUNCTION DUMP's payloads too.
+    """
+    sealed = body + RDB_VERSION.to_bytes(2, "little")
     return sealed + crc64(sealed).to_bytes(8, "little")
+
+
+def create_dump_payload(value: Any, limits: EncodingLimits = DEFAULT_LIMITS) -> bytes:
+    """DUMP's payload: the encoded value, sealed with the version and CRC64 footer."""
+    return seal_dump_payload(encode_value(value, limits))
 
 
 def verify_dump_payload(payload: bytes, check_crc: bool = True) -> bool:

@@ -29,8 +29,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import crcmod
-
 from ...config import IMMUTABLE, OPTIONS, PROTECTED, REDIS_VERSION, ConfigError, canonical_name
 from ...protocol.encoder import OK, Double, ErrorReply, Map, Raw, SetReply, Status, Verbatim, encode
 from .. import errors
@@ -39,31 +37,10 @@ from ..client import Client
 from ..command_table import COMMANDS, KeySpec, command, container
 from ..errors import CommandError
 from ..eviction import perform_evictions, used_memory
+from ..rdb import seal_dump_payload, verify_dump_payload
 from ..stats import bucket_top
 
 log = logging.getLogger("pyredis_cluster")
-
-#: The RDB version whose payloads we write and accept (Redis 7.0 writes 10).
-RDB_VERSION = 10
-#: Redis's CRC64 (Jones polynomial, reflected), used to seal DUMP payloads.
-crc64 = crcmod.mkCrcFun(0x1AD93D23594C935A9, initCrc=0, rev=True, xorOut=0)
-
-
-def dump_payload_footer(body: bytes) -> bytes:
-    """A DUMP-style payload: ``body``, the RDB version (2 bytes LE) and the CRC64 (8 bytes LE)."""
-    sealed = body + RDB_VERSION.to_bytes(2, "little")
-    return sealed + crc64(sealed).to_bytes(8, "little")
-
-
-def verify_dump_payload(payload: bytes) -> bool:
-    """True if the payload's footer is a known RDB version and its CRC64 matches."""
-    if len(payload) < 10:
-        return False
-    version = int.from_bytes(payload[-10:-8], "little")
-    if version > RDB_VERSION:
-        return False
-    return crc64(payload[:-8]).to_bytes(8, "little") == payload[-8:]
-
 
 # -- flushing ---------------------------------------------------------------------------
 
@@ -178,7 +155,7 @@ def function_stats(c: Client, args: list[bytes]) -> Any:
          summary="Serialize every function library into a payload",
          complexity="O(N) in the number of functions")  # fmt: skip
 def function_dump(c: Client, args: list[bytes]) -> Any:
-    return dump_payload_footer(b"")
+    return seal_dump_payload(b"")
 
 
 @command("function|restore", -3, "write denyoom noscript", "@scripting", group="scripting", since="7.0.0",

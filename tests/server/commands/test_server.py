@@ -16,11 +16,11 @@ import pytest
 
 from pyredis_cluster.server.commands.server import (
     bytes_to_human,
-    dump_payload_footer,
     info_sections,
     percentile_label,
     verify_dump_payload,
 )
+from pyredis_cluster.server.rdb import seal_dump_payload
 from pyredis_cluster.testing.threaded import node_in_thread
 from tests.support import RawClient, wait_until
 
@@ -377,7 +377,7 @@ def test_config_rewrite_keeps_comments_and_order(tmp_path: object) -> None:
 
 
 def test_function_dump_restores_and_payload_is_checked() -> None:
-    payload = dump_payload_footer(b"")
+    payload = seal_dump_payload(b"")
     assert payload == b"\n\x00]\x9b\\@\x0f\x7f\xa2\xda"  # FUNCTION DUMP of an empty redis-server 7.0
     assert verify_dump_payload(payload)
     assert not verify_dump_payload(payload[:-1] + b"\x00")
