@@ -6,8 +6,8 @@ Redis Cluster has no leader; it orders configurations with two kinds of epoch
 (bus.md §1.9, §4.6-4.7; the spec's "Configuration handling"):
 
 * ``current_epoch`` is a cluster-wide logical clock. Every header carries the
-  sender's; a receiver raises its own to the maximum it sees. Elections (later)
-  and bumps take ``current_epoch + 1``.
+  sender's; a receiver raises its own to the maximum it sees. Elections
+  (election.py) and bumps take ``current_epoch + 1``.
 * ``config_epoch`` belongs to a primary (a replica advertises its primary's): the
   version of the slot configuration that primary claims. Headers carry it next to
   the claimed slot bitmap.
@@ -34,7 +34,7 @@ smaller id takes ``current_epoch + 1``: the largest id never moves, so the epoch
 become unique after a few rounds, and are saved (fsync) before being announced.
 
 **Bump without consensus** (CLUSTER BUMPEPOCH, SETSLOT NODE ending an import,
-FAILOVER TAKEOVER later): if our ``config_epoch`` is 0 or not the unique maximum we
+CLUSTER FAILOVER TAKEOVER in manual_failover.py): if our ``config_epoch`` is 0 or not the unique maximum we
 know, take ``current_epoch + 1``. It can break "last failover wins"; the collision
 rule repairs duplicates.
 

@@ -366,3 +366,20 @@ def test_no_election_without_the_preconditions(case: str) -> None:
     effects = state.tick(T0 + 100) + state.tick(T0 + 5000)
     assert not events(effects, EventName.ELECTION_SCHEDULED)
     assert state.election.cant_failover_reason is CantFailoverReason.NONE
+
+
+def test_failover_modules_stay_pure() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "import pyredis_cluster.cluster.election, pyredis_cluster.cluster.manual_failover\n"
+        "import pyredis_cluster.cluster.replica_migration, pyredis_cluster.cluster.state\n"
+        "bad = [m for m in sys.modules if m == 'asyncio' or m.startswith('pyredis_cluster.server')]\n"
+        "print(','.join(bad))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == ""
