@@ -45,6 +45,7 @@ from .effects import (
     ReplicationChanged,
     SaveConfig,
     Send,
+    ShardChannelsLost,
 )
 from .events import Event, LogLevel
 from .nodes_conf import write_nodes_conf_atomic
@@ -145,6 +146,7 @@ class ClusterBus:
         on_event: Callable[[Event], None] | None = None,
         on_replication_changed: Callable[[ReplicationChanged], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        drop_shard_channels: Callable[[tuple[int, ...]], None] | None = None,
     ) -> None:
         self.state = state
         self.config_path = config_path
@@ -155,6 +157,7 @@ class ClusterBus:
         self.on_replication_changed = on_replication_changed
         #: Server-side work of the same cron (redirecting blocked clients), after the core's tick.
         self.on_tick = on_tick
+        self.drop_shard_channels = drop_shard_channels
         self.links: dict[LinkId, BusLink] = {}
         self._pending: dict[LinkId, list[bytes]] = {}  # sends queued while connecting
         self._connecting: set[asyncio.Task[None]] = set()  # connects in flight, cancelled by close()
@@ -237,6 +240,9 @@ class ClusterBus:
                 self.delete_keys_in_slots(effect.slots)
             elif isinstance(effect, FlushData):
                 self.flush_data()
+            elif isinstance(effect, ShardChannelsLost):
+                if self.drop_shard_channels is not None:
+                    self.drop_shard_channels(effect.slots)
             elif isinstance(effect, ReplicationChanged) and self.on_replication_changed is not None:
                 self.on_replication_changed(effect)
 

@@ -29,6 +29,9 @@ corresponding actions, and the caller carries them out in that order:
 ``DeleteKeysInSlots``          we lost these slots to a newer config while keeping our role:
                                drop their keys (Redis's "dirty slots").
 ``FlushData``                  a replica was reset into an empty primary: drop every key.
+``ShardChannelsLost(slots)``   slots our shard (we or our primary) no longer owns: unsubscribe
+                               every sharded (SSUBSCRIBE) client of their channels, telling
+                               each with a ``sunsubscribe`` message (removeChannelsInSlot).
 ``PauseWrites(until_ms)``      manual failover, primary side: stop executing write commands
                                (Redis's CLIENT_PAUSE_WRITE) until ``until_ms`` or a
                                ``ResumeWrites``, whichever comes first; then report the
@@ -123,6 +126,13 @@ class DeleteKeysInSlots:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardChannelsLost:
+    """Our shard stopped serving ``slots`` (ascending): drop their sharded subscriptions."""
+
+    slots: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FlushData:
     """Delete every local key (CLUSTER RESET on a replica)."""
 
@@ -148,6 +158,7 @@ Effect = (
     | ReplicationChanged
     | DeleteKeysInSlots
     | FlushData
+    | ShardChannelsLost
     | PauseWrites
     | ResumeWrites
     | Event
@@ -167,4 +178,5 @@ __all__ = [
     "ResumeWrites",
     "SaveConfig",
     "Send",
+    "ShardChannelsLost",
 ]

@@ -69,8 +69,9 @@ Deliberately weak / different from 7.0
   connect_failed=True)``) and applies 7.0's *synchronous* connect-failure rule:
   ``ping_sent`` is set to now if no ping was pending, so an unreachable node still
   reaches PFAIL.
-* Pub/Sub channel cleanup on slot loss and the key/slot consistency check at
-  startup (verifyClusterConfigWithData) belong to the server.
+* Pub/Sub channel cleanup on slot loss is the ``ShardChannelsLost`` effect (the core
+  knows when clusterDelSlot would run it); the key/slot consistency check at startup
+  (verifyClusterConfigWithData) belongs to the server.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ from .effects import (
     ReplicationChanged,
     SaveConfig,
     Send,
+    ShardChannelsLost,
 )
 from .election import ElectionState
 from .events import Event, EventName
@@ -635,12 +637,17 @@ class ClusterState:
 
     def _unassign_slots(self, mask: int, reason: str, *, quiet: bool = False) -> None:
         """clusterDelSlot for every assigned slot in ``mask``."""
-        removed = 0
+        removed = shard_lost = 0
+        me = self.myself
         for node in self.nodes.values():
             lost = node.slots.mask & mask
             if lost:
                 node.slots = SlotBitmap(node.slots.mask & ~lost)
                 removed |= lost
+                if node is me or node.name == me.primary_id:  # served by our shard
+                    shard_lost |= lost
+        if shard_lost:  # clusterDelSlot's removeChannelsInSlot
+            self._effects.append(ShardChannelsLost(tuple(SlotBitmap(shard_lost))))
         for slot in SlotBitmap(removed):
             self.slot_owner[slot] = None
         if removed and not quiet:

@@ -92,6 +92,7 @@ class ClusterSupport:
             flush_data=self._flush_data,
             on_event=self._on_event,
             on_tick=self.redirect_blocked_clients,
+            drop_shard_channels=self._drop_shard_channels,
         )
         bus.state = self.state = ClusterState(
             self.settings(bus_port or 0),
@@ -152,6 +153,15 @@ class ClusterSupport:
             for key in db.keys_in_slot(slot):
                 db.delete(key)
                 db.touch(key)
+
+    def _drop_shard_channels(self, slots: tuple[int, ...]) -> None:
+        """removeChannelsInSlot: every sharded subscriber of a channel in a lost slot is
+        unsubscribed from it and told so (a ``sunsubscribe`` message with its count)."""
+        pubsub = self.node.pubsub
+        lost = set(slots)
+        for channel in [ch for ch in pubsub.shard_channels if key_hash_slot(ch) in lost]:
+            for client in list(pubsub.shard_channels.get(channel, ())):
+                pubsub.sunsubscribe(client, [channel])
 
     def _flush_data(self) -> None:
         for db in self.node.keyspace.databases:

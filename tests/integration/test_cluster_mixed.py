@@ -200,19 +200,28 @@ def test_pause_cron_stops_pings_but_not_replies(mixed: list[ClusterProc]) -> Non
     wait_cluster_ok(mixed)
 
 
-def test_blocked_client_gets_moved_when_its_slot_is_given_away(mixed: list[ClusterProc]) -> None:
+def test_giving_a_slot_away_redirects_blocked_clients_and_drops_shard_channels(mixed: list[ClusterProc]) -> None:
+    """BLPOP gets MOVED (from the cron), SSUBSCRIBE gets a sunsubscribe, on both kinds."""
     target = mixed[2]
     target_id = target.myid()
+    pushes = []
     for node in (mixed[0], mixed[3]):  # ours, then real
         myself = next(f for f in node.nodes_lines() if "myself" in f[2])
         slot = int(myself[8].split("-")[0])
         key = next(k for k in (f"q{i}" for i in range(200_000)) if key_hash_slot(k.encode()) == slot)
-        with RawClient(node.port) as blocked:
+        with RawClient(node.port) as blocked, RawClient(node.port) as subscriber:
+            assert subscriber.call("SSUBSCRIBE", key, "{%s}2" % key)[0] == b"ssubscribe"
+            subscriber.read_reply()  # the second channel's confirmation
             blocked.send_raw(encode_command(["BLPOP", key, "0"]))
             wait(lambda n=node: "blocked_clients:1" in n.text("INFO", "clients"), what="BLPOP to block", nodes=mixed)
             assert node.call("CLUSTER", "SETSLOT", slot, "NODE", target_id) == "OK"
             assert blocked.read_reply()[1] == b"-MOVED %d 127.0.0.1:%d\r\n" % (slot, target.port)
+            replies = [subscriber.read_reply() for _ in range(2)]
+            assert all(raw.startswith(b"*3\r\n$12\r\nsunsubscribe\r\n") for _, raw in replies)
+            pushes.append([[v.replace(key.encode(), b"K") if isinstance(v, bytes) else v for v in value]
+                           for value, _ in replies])  # fmt: skip
         assert node.call("CLUSTER", "SETSLOT", slot, "NODE", myself[0]) == "OK"
+    assert pushes[0] == pushes[1] == [[b"sunsubscribe", b"K", 1], [b"sunsubscribe", b"{K}2", 0]], pushes
     wait_converged(mixed)
 
 
