@@ -309,3 +309,19 @@ GEO_STORE_WITH_OPTIONS = "ERR {} is not compatible with WITHDIST, WITHHASH and W
 GEO_NEED_ONE_FROM = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {}"
 GEO_NEED_ONE_BY = "ERR exactly one of BYRADIUS and BYBOX can be specified for {}"
 GEO_ANY_NEEDS_COUNT = "ERR the ANY argument requires COUNT argument"
+
+# -- MIGRATE ---------------------------------------------------------------------------
+MIGRATE_KEYS_NEED_EMPTY_KEY = "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"
+MIGRATE_CONNECT_FAILED = "IOERR error or timeout connecting to the client"
+MIGRATE_IO_FAILED = "IOERR error or timeout {} to target instance"  # "writing" or "reading"
+MIGRATE_TARGET_ERROR = "ERR Target instance replied with error: {}"
+
+# -- test double (testing/faults.py: PYREDIS.FAULT and scripted replies) -----------------
+LOADING = "LOADING Redis is loading the dataset in memory"
+BUSY_SCRIPT = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+TEST_COMMANDS_DISABLED = (
+    "ERR PYREDIS.FAULT is disabled: start the node with 'enable-test-commands yes' (test doubles only)"
+)
+FAULT_SYNTAX = "ERR syntax error: PYREDIS.FAULT REPLY <kind> [KEY k|SLOT s|COMMAND name] [TIMES n] [TARGET host:port] | CLEAR | LIST"
+FAULT_UNKNOWN_KIND = "ERR unknown scripted reply '{}': MOVED ASK TRYAGAIN CLUSTERDOWN LOADING BUSY READONLY DROP"
+FAULT_NEEDS_TARGET = "ERR {} needs TARGET host:port"

@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     hashes,
     keys,
     lists,
+    migrate,
     pubsub,
     server,
     sets,
