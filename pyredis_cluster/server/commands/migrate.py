@@ -9,7 +9,8 @@ node runs in cluster mode, so the target accepts it on a slot it is importing).
 
 Like Redis 7.0, MIGRATE is **synchronous**: the handler talks to the target over a
 blocking socket and the node serves nobody else meanwhile. Every socket operation has
-the command's timeout (milliseconds; 0 or less means 1000 ms).
+the command's timeout (milliseconds; 0 or less means 1000 ms). As in 7.0, a connect
+that is refused or times out is only noticed when writing (see :func:`_blocking_connect`).
 
 Steps, in Redis's order (clients see the first error that applies):
 
@@ -39,7 +40,10 @@ no replication stream to feed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import random
+import select
 import socket
 import time
 import weakref
@@ -111,12 +115,8 @@ class MigrateSocketCache:
             return cached
         if len(self.sockets) >= SOCKET_CACHE_ITEMS:
             self.close(random.choice(list(self.sockets)))  # Redis drops a random one too
-        try:
-            if not 0 < port < 65536:
-                raise OSError("bad port")
-            sock = socket.create_connection((host, port), timeout=timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, UnicodeError, ValueError):
+        sock = _blocking_connect(host, port, timeout)
+        if sock is None:
             return None
         cached = self.sockets[name] = _CachedSocket(sock)
         self._schedule_sweep()
@@ -148,6 +148,33 @@ class MigrateSocketCache:
         self.close_idle()
         if self.sockets:
             self._schedule_sweep()
+
+
+def _blocking_connect(host: str, port: int, timeout: float) -> socket.socket | None:
+    """Connect as 7.0's ``connBlockingConnect``: only an immediate failure is an error.
+
+    Redis starts a non-blocking connect, waits up to the timeout for the socket to be
+    writable and then calls it connected whatever happened: a refused or timed-out
+    connect shows up at the first write ("error or timeout writing"). Only a name that
+    does not resolve, or a connect that fails at once, is "connecting to the client".
+    """
+    try:
+        addresses = socket.getaddrinfo(host, str(port), socket.AF_UNSPEC, socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    for family, kind, proto, _, address in addresses:
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError:
+            continue
+        sock.setblocking(False)
+        if sock.connect_ex(address) in (0, errno.EINPROGRESS):
+            select.select([], [sock], [], timeout)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        sock.close()
+    return None
 
 
 _caches: weakref.WeakKeyDictionary[Any, MigrateSocketCache] = weakref.WeakKeyDictionary()
@@ -262,8 +289,8 @@ def _exchange(c: Client, request: _Request, keys: list[bytes], cached: _CachedSo
     restore = b"RESTORE-ASKING" if c.node.config.cluster_enabled else b"RESTORE"
     out: list[bytes] = []
     if request.password is not None:
-        auth = [b"AUTH", request.username, request.password] if request.username is not None else [b"AUTH", request.password]
-        out.append(_encode([a for a in auth if a is not None]))
+        user = [request.username] if request.username is not None else []
+        out.append(_encode([b"AUTH", *user, request.password]))
     select = cached.last_dbid != request.dbid
     if select:
         out.append(_encode([b"SELECT", str(request.dbid).encode()]))
