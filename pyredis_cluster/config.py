@@ -235,6 +235,7 @@ IMMUTABLE = frozenset({
     "databases", "io-threads", "tcp-backlog", "cluster-port", "unixsocketperm", "socket-mark-id",
     "replicaof",
 })  # fmt: skip
+IMMUTABLE = IMMUTABLE | {"enable-test-commands"}  # ours: a running node cannot be made to expose it
 #: Options CONFIG SET refuses unless enable-protected-configs allows it.
 PROTECTED = frozenset({"dir", "dbfilename"})
 #: Options CONFIG GET shows only when asked for by their exact name (never by a pattern).
@@ -244,6 +245,10 @@ HIDDEN: dict[str, tuple[str, str]] = {
     "watchdog-period": ("int", "0"),
     "loading-process-events-interval-bytes": ("int", "2097152"),
     "use-exit-on-panic": ("bool", "no"),
+    # Ours, not Redis's: PYREDIS.FAULT (pyredis_cluster/testing/faults.py), the test double's
+    # scripted errors for non-Python clients. Off by default, set only at start-up (it is
+    # IMMUTABLE), hidden from CONFIG GET * so the option list stays Redis's.
+    "enable-test-commands": ("bool", "no"),
 }
 #: Options whose value is several words (CONFIG SET takes them as one argument).
 MULTI_ARG = frozenset({

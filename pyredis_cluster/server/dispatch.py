@@ -79,12 +79,22 @@ def _process_command(c: Client, args: list[bytes]) -> Any:
     node = c.node
     spec = resolve(args)
     if type(spec) is ErrorReply:
+        if args[0].lower() == b"pyredis.fault":  # the test double's command (testing/faults.py)
+            from ..testing.faults import fault_command
+
+            return fault_command(c, args)
         return _reject(c, _spec_for_stats(args), spec)
     assert isinstance(spec, CommandSpec)
     name = spec.name
 
     if not c.authenticated and "no_auth" not in spec.flags:
         return _reject(c, spec, ErrorReply(errors.NOAUTH))
+
+    scripted = node.scripted_replies
+    if scripted:  # the test double's scripted errors (testing/faults.py); None in production
+        reply = scripted.answer(c, spec, args)
+        if reply is not None:  # an error is a gate's refusal; a dropped connection has no reply
+            return _reject(c, spec, reply, redirect=True) if type(reply) is ErrorReply else reply
 
     router = node.cluster_router
     if router is not None and not c.is_master:

@@ -89,6 +89,8 @@ class Node:
         self._servers: list[asyncio.base_events.Server] = []
         self._cron_task: asyncio.Task[None] | None = None
         self.cron_paused = False  # DEBUG PAUSE-CRON
+        #: Test double (testing/faults.py): scripted errors answered before routing; falsy = none.
+        self.scripted_replies: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -65,7 +65,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
@@ -76,6 +76,7 @@ from ..cluster.slots import EMPTY_SLOTS, SlotBitmap
 from ..cluster.state import ClusterHealth, ClusterState
 from ..layout import Layout
 from ..server.node import Node
+from .faults import ClusterFaults, ScriptedRule, clear_scripted_replies, script_reply
 from .threaded import make_config
 
 __all__ = ["ClusterNotReady", "LocalCluster", "ThreadedCluster", "cluster_in_thread", "measure_startup", "print_startup_times",
@@ -129,6 +130,8 @@ class LocalCluster:
         self.layout = layout
         self.directory = directory  # the nodes' nodes.conf files, removed by close()
         self._closed = False
+        #: Faults applied to the nodes (faults.py); also reachable as cluster.kill(node)...
+        self.faults = ClusterFaults(nodes)
 
     # -- topology, live (it changes after a failover) -----------------------------------
 
@@ -161,6 +164,54 @@ class LocalCluster:
     def replicas_of(self, primary: Node) -> list[Node]:
         primary_id = _core(primary).myid
         return [node for node in self.replicas if _core(node).myself.primary_id == primary_id]
+
+    # -- faults (testing/faults.py) ------------------------------------------------------------
+
+    async def kill(self, node: Node) -> None:
+        """Close ``node`` as if its process died (both ports, every link); it stays dead."""
+        await self.faults.kill(node)
+
+    def pause(self, node: Node) -> None:
+        """Stop ``node`` answering on both ports (SIGSTOP-like) until :meth:`resume`."""
+        self.faults.pause(node)
+
+    def resume(self, node: Node) -> None:
+        self.faults.resume(node)
+
+    def isolate(self, node: Node) -> None:
+        """Cut every bus link between ``node`` and the others (clients still reach it)."""
+        self.faults.isolate(node)
+
+    def partition(self, *groups: list[Node]) -> None:
+        """No bus traffic between groups (nodes in no group are cut from everyone)."""
+        self.faults.partition(*groups)
+
+    def drop(self, src: Node, dst: Node) -> None:
+        """One-way: ``dst`` ignores ``src``'s bus packets."""
+        self.faults.drop(src, dst)
+
+    def heal(self) -> None:
+        """Undo every isolate/partition/drop."""
+        self.faults.heal()
+
+    def script_reply(self, node: Node, error: str, *, key: bytes | str | None = None, slot: int | None = None,
+                     command: str | None = None, times: int | None = 1,
+                     target: Node | str | None = None) -> ScriptedRule:  # fmt: skip
+        """``node`` answers the next ``times`` matching requests (None: until cleared) with
+        ``error`` (MOVED/ASK to ``target``, TRYAGAIN, CLUSTERDOWN, LOADING, BUSY, READONLY, DROP)."""
+        return script_reply(node, error, key=key, slot=slot, command=command, times=times, target=target)
+
+    def clear_scripted_replies(self, node: Node | None = None) -> int:
+        """Remove the scripted rules of ``node`` (default: every node); returns how many."""
+        return sum(clear_scripted_replies(n) for n in ([node] if node is not None else self.nodes))
+
+    async def wait_for_fail(self, node: Node, timeout: float = 5.0) -> None:
+        """Until every other live node flags ``node`` FAIL (FaultTimeout says who did not)."""
+        await self.faults.wait_for_fail(node, timeout=timeout)
+
+    async def wait_for_healthy(self, node: Node, timeout: float = 5.0) -> None:
+        """Until no other live node flags ``node`` PFAIL or FAIL."""
+        await self.faults.wait_for_healthy(node, timeout=timeout)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -350,6 +401,47 @@ class ThreadedCluster:
 
     def wait_until_ok(self, timeout: float = 10.0) -> None:
         self.run(self.cluster.wait_until_ok(timeout), timeout=timeout + 5)
+
+    # -- faults: LocalCluster's, run on the cluster's loop ------------------------------------
+
+    def _on_loop(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        async def call() -> T:
+            return function(*args, **kwargs)
+
+        return self.run(call())
+
+    def kill(self, node: Node) -> None:
+        self.run(self.cluster.kill(node))
+
+    def pause(self, node: Node) -> None:
+        self._on_loop(self.cluster.pause, node)
+
+    def resume(self, node: Node) -> None:
+        self._on_loop(self.cluster.resume, node)
+
+    def isolate(self, node: Node) -> None:
+        self._on_loop(self.cluster.isolate, node)
+
+    def partition(self, *groups: list[Node]) -> None:
+        self._on_loop(self.cluster.partition, *groups)
+
+    def drop(self, src: Node, dst: Node) -> None:
+        self._on_loop(self.cluster.drop, src, dst)
+
+    def heal(self) -> None:
+        self._on_loop(self.cluster.heal)
+
+    def script_reply(self, node: Node, error: str, **match: Any) -> ScriptedRule:
+        return self._on_loop(self.cluster.script_reply, node, error, **match)
+
+    def clear_scripted_replies(self, node: Node | None = None) -> int:
+        return self._on_loop(self.cluster.clear_scripted_replies, node)
+
+    def wait_for_fail(self, node: Node, timeout: float = 5.0) -> None:
+        self.run(self.cluster.wait_for_fail(node, timeout), timeout=timeout + 5)
+
+    def wait_for_healthy(self, node: Node, timeout: float = 5.0) -> None:
+        self.run(self.cluster.wait_for_healthy(node, timeout), timeout=timeout + 5)
 
     def close(self) -> None:
         self.run(self.cluster.close())
