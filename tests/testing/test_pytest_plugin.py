@@ -1,0 +1,87 @@
+"""The opt-in pytest plugin, run the way a user runs it: in a pytest of its own
+(pytester, in a subprocess), with a failing test among them."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+USER_TESTS = '''
+import json, pathlib
+import pytest
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+
+PORTS = pathlib.Path(__file__).with_name("ports.json")
+
+
+def record(cluster):
+    seen = json.loads(PORTS.read_text()) if PORTS.exists() else []
+    PORTS.write_text(json.dumps(seen + [port for _, port in cluster.startup_nodes]))
+
+
+def test_default_shape_serves_redis_py(redis_cluster):
+    record(redis_cluster)
+    assert len(redis_cluster.primaries) == 3 and len(redis_cluster.replicas) == 3
+    client = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in redis_cluster.startup_nodes])
+    try:
+        assert client.set("k", "v") and client.get("k") == b"v"
+    finally:
+        client.close()
+
+
+@pytest.mark.redis_cluster(primaries=2, replicas=0, node_timeout=300)
+def test_marker_shape(redis_cluster):
+    record(redis_cluster)
+    assert len(redis_cluster.nodes) == 2
+    info = redis.Redis(port=redis_cluster.nodes[0].port).execute_command("CONFIG", "GET", "cluster-node-timeout")
+    assert info == {b"cluster-node-timeout": b"300"}
+
+
+def test_failing_test_still_cleans_up(redis_cluster):
+    record(redis_cluster)
+    assert False, "on purpose"
+
+
+async def test_async_fixture(redis_cluster_async):
+    record(redis_cluster_async)
+    client = redis.asyncio.RedisCluster(host="127.0.0.1", port=redis_cluster_async.nodes[0].port)
+    try:
+        assert await client.set("k", "v") and await client.get("k") == b"v"
+    finally:
+        await client.aclose()
+
+
+def test_session_one(redis_cluster_session):
+    record(redis_cluster_session)
+    redis_cluster_session.script_reply(redis_cluster_session.nodes[0], "LOADING", command="ping")
+    assert redis.Redis(port=redis_cluster_session.nodes[0].port).execute_command("PYREDIS.FAULT", "CLEAR") == 1
+
+
+def test_session_two(redis_cluster_session):
+    record(redis_cluster_session)
+'''
+
+
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_plugin_fixtures_and_cleanup(pytester: pytest.Pytester) -> None:
+    """Enabled with ``-p`` (test_client_author.py enables it with ``pytest_plugins``)."""
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "pyredis_cluster.testing.pytest_plugin", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5, failed=1)
+    ports = json.loads((pytester.path / "ports.json").read_text())
+    # 6 + 2 + 6 + 6 ports, and the session cluster's 6 once more (the same ports).
+    assert len(ports) == 32 and len(set(ports)) == 26
+    assert all(refuses_connections(port) for port in set(ports))  # closed, failing test included
