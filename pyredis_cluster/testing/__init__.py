@@ -4,10 +4,30 @@
   in-process nodes on ephemeral ports, ready in milliseconds.
 * :func:`node_in_thread` (threaded.py): one node on a background loop.
 * simulation.py: cluster cores on a manual clock and a simulated network.
+
+The names are loaded on first use (PEP 562), so that importing the pure simulation
+does not pull in asyncio and the server.
 """
 
-from .harness import ClusterNotReady, LocalCluster, ThreadedCluster, cluster_in_thread, start_cluster
-from .threaded import node_in_thread
+from __future__ import annotations
 
-__all__ = ["ClusterNotReady", "LocalCluster", "ThreadedCluster", "cluster_in_thread", "node_in_thread",
-           "start_cluster"]  # fmt: skip
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "ClusterNotReady": "harness",
+    "LocalCluster": "harness",
+    "ThreadedCluster": "harness",
+    "cluster_in_thread": "harness",
+    "start_cluster": "harness",
+    "node_in_thread": "threaded",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pyredis_cluster.testing' has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)

@@ -37,7 +37,6 @@ from ..client import Client
 from ..command_table import COMMANDS, KeySpec, command, container
 from ..errors import CommandError
 from ..eviction import perform_evictions, used_memory
-from ..rdb import seal_dump_payload, verify_dump_payload
 from ..stats import bucket_top
 
 log = logging.getLogger("pyredis_cluster")
@@ -155,6 +154,8 @@ def function_stats(c: Client, args: list[bytes]) -> Any:
          summary="Serialize every function library into a payload",
          complexity="O(N) in the number of functions")  # fmt: skip
 def function_dump(c: Client, args: list[bytes]) -> Any:
+    from ..rdb import seal_dump_payload  # rdb imports the command modules: import on use
+
     return seal_dump_payload(b"")
 
 
@@ -168,6 +169,8 @@ def function_restore(c: Client, args: list[bytes]) -> Any:
         raise _subcommand_syntax_error(args)
     if len(args) == 4 and args[3].lower() not in (b"append", b"replace", b"flush"):
         raise CommandError(errors.FUNCTION_RESTORE_POLICY)
+    from ..rdb import verify_dump_payload  # rdb imports the command modules: import on use
+
     payload = args[2]
     if not verify_dump_payload(payload):
         raise CommandError(errors.DUMP_PAYLOAD_INVALID)
