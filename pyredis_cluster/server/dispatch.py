@@ -9,6 +9,8 @@ is Redis's, because clients (and Redis's own tests) observe which error wins:
 1. look the command (and subcommand) up in the table: unknown command/subcommand;
 2. check the arity;
 3. authentication: NOAUTH until AUTH succeeds, except for ``no_auth`` commands;
+3b. scripted replies of the test double (testing/faults.py), only while a test has
+   scripted some: ``node.scripted_replies`` is None otherwise;
 4. cluster routing: MOVED / ASK / CROSSSLOT / TRYAGAIN / CLUSTERDOWN, when cluster
    mode is on (the router is a pure function plugged in by the cluster layer);
 4b. maxmemory (only when set): evict keys, or refuse denyoom commands with OOM
