@@ -8,6 +8,7 @@ that legitimately vary (PTTL) are reduced to a property first.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from pyredis_cluster.server.command_table import COMMANDS
+from pyredis_cluster.server.commands.migrate import SOCKET_CACHE_TTL, MigrateSocketCache
 from pyredis_cluster.testing.threaded import node_in_thread
 from tests.support import RawClient, free_port, real_redis_server
 
@@ -241,3 +243,30 @@ def test_declaration_and_getkeys(nodes: dict[str, Node]) -> None:
         assert ours.raw("command", "docs", "migrate")[:1] == real.raw("command", "docs", "migrate")[:1]
         for form in forms:
             assert ours.raw("command", "getkeys", *form) == real.raw("command", "getkeys", *form), form
+
+
+def test_info_counts_cached_sockets(nodes: dict[str, Node]) -> None:
+    """INFO's migrate_cached_sockets shows the cache, on ours as on the real server."""
+    for source_name in ("real_a", "ours_a"):
+        with nodes[source_name].client() as src:
+            src.call("set", "info-key", "v")
+            assert src.call("migrate", HOST, nodes["ours_b"].port, "info-key", 0, 1000, "replace") == "OK"
+            info = src.call("info", "stats")
+            info = info.decode() if isinstance(info, bytes) else str(info)
+            count = int(info.split("migrate_cached_sockets:")[1].split("\r\n")[0])
+            assert count >= 1, (source_name, count)
+
+
+def test_idle_sockets_are_closed_after_the_ttl() -> None:
+    """The cache drops a socket idle for longer than 10 s, as Redis's cron does."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        cache = MigrateSocketCache()
+        first = cache.get(b"t", HOST, port, 1.0)
+        assert first is not None and cache.get(b"t", HOST, port, 1.0) is first  # reused
+        first.last_use -= SOCKET_CACHE_TTL / 2
+        cache.close_idle()
+        assert cache.sockets == {b"t": first}
+        first.last_use -= SOCKET_CACHE_TTL
+        cache.close_idle()
+        assert cache.sockets == {} and first.sock.fileno() == -1

@@ -38,6 +38,7 @@ from ..command_table import COMMANDS, KeySpec, command, container
 from ..errors import CommandError
 from ..eviction import perform_evictions, used_memory
 from ..stats import bucket_top
+from .migrate import socket_cache
 
 log = logging.getLogger("pyredis_cluster")
 
@@ -863,7 +864,7 @@ def _info_stats(node: Any) -> list[str]:
         f"pubsubshard_channels:{len(pubsub.shard_channels)}",
         "latest_fork_usec:0",
         "total_forks:0",
-        "migrate_cached_sockets:0",
+        f"migrate_cached_sockets:{len(socket_cache(node).sockets)}",
         "slave_expires_tracked_keys:0",
         "active_defrag_hits:0",
         "active_defrag_misses:0",
