@@ -274,3 +274,33 @@ def test_migrating_slot_serves_migrate_and_clients_follow_ask(cluster: list[Clus
         wait_converged(cluster)
         assert tgt.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 3
         check_passes(source)
+
+
+def test_reshard_between_a_real_node_and_ours() -> None:
+    """Slots with keys move real → ours (real MIGRATE, our RESTORE-ASKING) and back (ours → real)."""
+    with cluster_nodes(ours=2, real=1) as nodes:
+        created = create_cluster(nodes)
+        assert created.returncode == 0, created.stdout + created.stderr
+        wait_cluster_ok(nodes)
+        wait_converged(nodes)
+        real = next(n for n in nodes if n.kind == "real")
+        ours = next(n for n in nodes if n.kind == "ours")
+        real_id, ours_id = real.myid(), ours.myid()
+        client = RedisCluster(host="127.0.0.1", port=ours.port, decode_responses=True)
+        try:
+            lowest_real_slot = min(_owned_slots(real))
+            lowest_our_slot = min(_owned_slots(ours))
+            expected = write_dataset(client, lowest_real_slot, lowest_real_slot + 99)
+            expected.update(write_dataset(client, lowest_our_slot, lowest_our_slot + 99))
+            for source, source_id, target_id in ((real, real_id, ours_id), (ours, ours_id, real_id)):
+                moved = redis_cli(
+                    "--cluster", "reshard", source.address, "--cluster-from", source_id, "--cluster-to", target_id,
+                    "--cluster-slots", "100", "--cluster-yes", timeout=300,
+                )  # fmt: skip
+                assert moved.returncode == 0, moved.stdout[-3000:] + moved.stderr
+                wait_converged(nodes)
+                check_passes(source)
+                assert_dataset(client, expected)
+            assert lowest_real_slot in _owned_slots(ours) and lowest_our_slot in _owned_slots(real)
+        finally:
+            client.close()
