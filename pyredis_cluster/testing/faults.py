@@ -19,6 +19,8 @@ Two independent mechanisms, both undone cleanly.
   read on ``resume``, as after SIGCONT); a link a peer opens during the pause is paused
   as the bus registers it, before its first read (the bus's ``links`` table is swapped
   for one that pauses what is added to it, and given back on ``resume``).
+* ``slow(node, seconds)``: every reply to a client reaches its socket that much later
+  (order kept); ``close_clients(node)`` closes every client connection.
 * ``isolate`` / ``partition`` / ``drop`` / ``heal``: bus traffic is cut by the
   receiving node's packet filter (the hook of DEBUG DROP-CLUSTER-PACKET-FILTER):
   a packet whose header names a sender on the other side is dropped on arrival, in
@@ -312,6 +314,9 @@ class ClusterFaults:
         self.killed: set[int] = set()  # id() of killed nodes
         self._paused: dict[int, _PausingLinks] = {}
         self._filters: dict[int, BusFilter] = {}
+        self._slow: dict[int, float] = {}  # id(node) -> reply delay in seconds
+        #: (id(node), client id) -> the client's own sink, while slowed (client ids never repeat).
+        self._sinks: dict[tuple[int, int], Callable[[bytes], None]] = {}
 
     # -- kill ---------------------------------------------------------------------------------
 
@@ -331,24 +336,17 @@ class ClusterFaults:
         bus = _bus(node)
         node.cron_paused = bus.paused = True
         bus.links = links = _PausingLinks(bus.links)
-        for client in node.clients.values():
-            client.paused = True
-        original = node.new_client
-
-        def new_client_paused(sink: Callable[[bytes], None]) -> Any:
-            client = original(sink)
-            client.paused = True
-            return client
-
-        node.new_client = new_client_paused  # type: ignore[method-assign]
         self._paused[id(node)] = links
+        for client in node.clients.values():
+            self._apply_client_faults(node, client)
+        self._hook_new_clients(node)
 
     def resume(self, node: Node) -> None:
         links = self._paused.pop(id(node), None)
         if links is None:
             return
         bus = _bus(node)
-        del node.new_client  # back to the class's method
+        self._hook_new_clients(node)
         node.cron_paused = bus.paused = False
         bus.links = dict(links)
         for transport in links.paused_transports:
@@ -360,6 +358,58 @@ class ClusterFaults:
 
     def is_paused(self, node: Node) -> bool:
         return id(node) in self._paused
+
+    # -- client connections -------------------------------------------------------------------
+
+    def slow(self, node: Node, seconds: float) -> None:
+        """Every reply ``node`` sends to a client (connected now or later) reaches the socket
+        ``seconds`` late, in order; ``slow(node, 0)`` undoes it (replies already delayed
+        still arrive late). A reply followed by a close (QUIT) is lost: the close is not delayed."""
+        if seconds <= 0:
+            self._slow.pop(id(node), None)
+            for client in node.clients.values():
+                original = self._sinks.pop((id(node), client.id), None)
+                if original is not None:
+                    client.sink = original
+            # Clients that left while slowed.
+            self._sinks = {key: sink for key, sink in self._sinks.items() if key[0] != id(node)}
+        else:
+            self._slow[id(node)] = seconds
+            for client in node.clients.values():
+                self._apply_client_faults(node, client)
+        self._hook_new_clients(node)
+
+    def close_clients(self, node: Node) -> int:
+        """Close every client connection of ``node`` (as a network blip would); returns how many."""
+        clients = list(node.clients.values())
+        for client in clients:
+            client.on_close()
+        return len(clients)
+
+    def _apply_client_faults(self, node: Node, client: Any) -> None:
+        if id(node) in self._paused:
+            client.paused = True
+        delay = self._slow.get(id(node))
+        if delay is not None:
+            original = self._sinks.setdefault((id(node), client.id), client.sink)
+            loop = asyncio.get_running_loop()
+            client.sink = lambda data: loop.call_later(delay, original, data)
+
+    def _hook_new_clients(self, node: Node) -> None:
+        """While ``node`` is paused or slowed, a new client gets the same treatment."""
+        hooked = "new_client" in vars(node)
+        wanted = id(node) in self._paused or id(node) in self._slow
+        if wanted and not hooked:
+            make_client = node.new_client
+
+            def new_client(sink: Callable[[bytes], None]) -> Any:
+                client = make_client(sink)
+                self._apply_client_faults(node, client)
+                return client
+
+            node.new_client = new_client  # type: ignore[method-assign]
+        elif hooked and not wanted:
+            del node.new_client  # back to the class's method
 
     # -- the network ----------------------------------------------------------------------------
 

@@ -194,6 +194,14 @@ class LocalCluster:
         """Undo every isolate/partition/drop."""
         self.faults.heal()
 
+    def slow(self, node: Node, seconds: float) -> None:
+        """Delay every client reply of ``node`` by ``seconds`` (0: back to normal)."""
+        self.faults.slow(node, seconds)
+
+    def close_clients(self, node: Node) -> int:
+        """Close every client connection of ``node``; returns how many."""
+        return self.faults.close_clients(node)
+
     def script_reply(self, node: Node, error: str, *, key: bytes | str | None = None, slot: int | None = None,
                      command: str | None = None, times: int | None = 1,
                      target: Node | str | None = None) -> ScriptedRule:  # fmt: skip
@@ -430,6 +438,12 @@ class ThreadedCluster:
 
     def heal(self) -> None:
         self._on_loop(self.cluster.heal)
+
+    def slow(self, node: Node, seconds: float) -> None:
+        self._on_loop(self.cluster.slow, node, seconds)
+
+    def close_clients(self, node: Node) -> int:
+        return self._on_loop(self.cluster.close_clients, node)
 
     def script_reply(self, node: Node, error: str, **match: Any) -> ScriptedRule:
         return self._on_loop(self.cluster.script_reply, node, error, **match)

@@ -214,3 +214,34 @@ def test_fault_command_refused_unless_enabled() -> None:
 def test_wait_for_fail_times_out_with_a_clear_message(cluster: ThreadedCluster) -> None:
     with pytest.raises(FaultTimeout, match=r"is FAIL for"):
         cluster.wait_for_fail(cluster.nodes[0], timeout=0.05)
+
+
+# -- client connections ----------------------------------------------------------------------
+
+
+def test_slow_delays_replies_in_order_then_undone(cluster: ThreadedCluster) -> None:
+    node = cluster.nodes[0]
+    delay = 0.3
+    with RawClient(node.port) as before:
+        cluster.slow(node, delay)
+        with RawClient(node.port) as after:  # opened while slowed: slowed too
+            for client in (before, after):
+                started = time.monotonic()
+                client.send_raw(b"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n")
+                assert client.read_reply()[1] == b"+PONG\r\n"
+                assert time.monotonic() - started >= delay  # never sooner than the delay
+                assert client.read_reply()[1] == b"$2\r\nhi\r\n"
+            cluster.slow(node, 0)
+            before.sock.settimeout(delay * 0.8)  # undone: answered within the old delay
+            assert before.raw("PING") == b"+PONG\r\n"
+    assert "new_client" not in vars(node)  # no hook left behind
+
+
+def test_close_clients_closes_every_connection(cluster: ThreadedCluster) -> None:
+    node = cluster.nodes[0]
+    with RawClient(node.port) as first, RawClient(node.port) as second:
+        assert first.raw("PING") == b"+PONG\r\n" and second.raw("PING") == b"+PONG\r\n"
+        assert cluster.close_clients(node) == 2
+        assert first.is_closed() and second.is_closed()
+    with RawClient(node.port) as fresh:  # the node itself is fine
+        assert fresh.raw("PING") == b"+PONG\r\n"
