@@ -18,9 +18,8 @@ from pyredis_cluster.server.commands.server import (
     bytes_to_human,
     info_sections,
     percentile_label,
-    verify_dump_payload,
 )
-from pyredis_cluster.server.rdb import seal_dump_payload
+from pyredis_cluster.server.rdb import seal_dump_payload, verify_dump_payload
 from pyredis_cluster.testing.threaded import node_in_thread
 from tests.support import RawClient, wait_until
 
