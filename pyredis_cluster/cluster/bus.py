@@ -41,8 +41,10 @@ from .effects import (
     Effect,
     FlushData,
     LinkId,
+    PauseWrites,
     PublishReceived,
     ReplicationChanged,
+    ResumeWrites,
     SaveConfig,
     Send,
     ShardChannelsLost,
@@ -147,6 +149,8 @@ class ClusterBus:
         on_replication_changed: Callable[[ReplicationChanged], None] | None = None,
         on_tick: Callable[[], None] | None = None,
         drop_shard_channels: Callable[[tuple[int, ...]], None] | None = None,
+        pause_writes: Callable[[int], None] | None = None,
+        resume_writes: Callable[[], None] | None = None,
     ) -> None:
         self.state = state
         self.config_path = config_path
@@ -158,6 +162,10 @@ class ClusterBus:
         #: Server-side work of the same cron (redirecting blocked clients), after the core's tick.
         self.on_tick = on_tick
         self.drop_shard_channels = drop_shard_channels
+        #: Manual failover, primary side: pause writes until a Unix ms time, then report the
+        #: offset reached with ``state.writes_paused`` (without it no failover can complete).
+        self.pause_writes = pause_writes
+        self.resume_writes = resume_writes
         self.links: dict[LinkId, BusLink] = {}
         self._pending: dict[LinkId, list[bytes]] = {}  # sends queued while connecting
         self._connecting: set[asyncio.Task[None]] = set()  # connects in flight, cancelled by close()
@@ -245,6 +253,10 @@ class ClusterBus:
                     self.drop_shard_channels(effect.slots)
             elif isinstance(effect, ReplicationChanged) and self.on_replication_changed is not None:
                 self.on_replication_changed(effect)
+            elif isinstance(effect, PauseWrites) and self.pause_writes is not None:
+                self.pause_writes(effect.until_ms)
+            elif isinstance(effect, ResumeWrites) and self.resume_writes is not None:
+                self.resume_writes()
 
     def save_config(self, fsync: bool = True) -> None:
         try:

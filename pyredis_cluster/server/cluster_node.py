@@ -12,6 +12,22 @@ Everything the cluster core decides reaches the server through the bus's effects
 a PUBLISH from a peer is delivered to local subscribers, lost slots have their keys
 deleted, a reset replica flushes its data. Every core event is also kept here, in a
 bounded log that tests, the harness and the trace read.
+
+Failover (cluster/election.py, cluster/manual_failover.py) needs three more things
+from the server, all here:
+
+* **Replication progress.** Every cron tick the core gets our replication offset and
+  the last interaction with our primary (``ClusterState.set_replication_info``): the
+  offset ranks sibling replicas and ends a manual failover's catch-up, the last
+  interaction decides whether a replica's data is too old to fail over. The one place
+  that reads them is :func:`replication_progress`; without a replication engine the
+  offset is 0 and the age unknown (the data-age rule is then skipped).
+* **The failover write pause.** ``PauseWrites`` pauses write commands exactly as
+  CLIENT PAUSE WRITE does (commands wait, blocked, until the pause ends), then reports
+  the offset at which writes stopped (``writes_paused``); ``ResumeWrites`` ends it.
+* **Role changes.** ``ReplicationChanged``: replicate from the new primary, or (after a
+  promotion) stop replicating and keep the data; through ``Node.start_replication`` /
+  ``Node.stop_replication`` when the node has them.
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..cluster.bus import ClusterBus, now_ms
+from ..cluster.effects import ReplicationChanged
 from ..cluster.events import Event
 from ..cluster.nodes_conf import NodesConfError, load_nodes_conf
 from ..cluster.slots import key_hash_slot
@@ -67,6 +84,8 @@ class ClusterSupport:
         self.bus: ClusterBus | None = None
         self.events: deque[Event] = deque(maxlen=10_000)
         self.listeners: list[Callable[[Event], None]] = []
+        #: The CLIENT PAUSE object a manual failover's PauseWrites started (ResumeWrites ends it).
+        self._failover_pause: Any = None
         self.config_path = os.path.abspath(node.config.cluster_config_file)
         try:
             self._loaded = load_nodes_conf(self.config_path, now_ms())
@@ -91,8 +110,11 @@ class ClusterSupport:
             delete_keys_in_slots=self._delete_keys_in_slots,
             flush_data=self._flush_data,
             on_event=self._on_event,
-            on_tick=self.redirect_blocked_clients,
+            on_replication_changed=self._replication_changed,
+            on_tick=self._cron,
             drop_shard_channels=self._drop_shard_channels,
+            pause_writes=self._pause_writes,
+            resume_writes=self._resume_writes,
         )
         bus.state = self.state = ClusterState(
             self.settings(bus_port or 0),
@@ -119,6 +141,9 @@ class ClusterSupport:
             replica_no_failover=config.cluster_replica_no_failover,
             announce_ip=config.cluster_announce_ip,
             announce_hostname=config.cluster_announce_hostname,
+            replica_validity_factor=config.cluster_replica_validity_factor,
+            repl_ping_replica_period=config.repl_ping_replica_period,
+            migration_barrier=config.cluster_migration_barrier,
         )
 
     def apply_config(self) -> None:
@@ -166,6 +191,55 @@ class ClusterSupport:
     def _flush_data(self) -> None:
         for db in self.node.keyspace.databases:
             db.flush()
+
+    def _cron(self) -> None:
+        """The server's part of each cluster cron tick, after the core's own tick."""
+        self.feed_replication_info()
+        self.redirect_blocked_clients()
+
+    def feed_replication_info(self) -> None:
+        """Tell the core our replication offset and our primary's last sign of life."""
+        assert self.state is not None
+        offset, last_io_ms = replication_progress(self.node)
+        self.run(self.state.set_replication_info(offset, last_io_ms, now_ms()))
+
+    def _pause_writes(self, until_ms: int) -> None:
+        """Manual failover, primary side: hold write commands like CLIENT PAUSE WRITE, then
+        tell the core the offset reached (writes are held from now on, so it is exact)."""
+        from .commands.connection import ClientPause
+
+        node = self.node
+        if node.client_pause is None:
+            node.client_pause = ClientPause(node)
+        node.client_pause.pause(until_ms / 1000, False)
+        self._failover_pause = node.client_pause
+        assert self.state is not None
+        offset, _ = replication_progress(node)
+        self.run(self.state.writes_paused(offset, now_ms()))
+
+    def _resume_writes(self) -> None:
+        """The manual failover ended: lift the pause it started (if it still runs)."""
+        pause, self._failover_pause = self._failover_pause, None
+        if pause is not None and self.node.client_pause is pause:
+            pause.end()
+
+    def _replication_changed(self, change: ReplicationChanged) -> None:
+        """Our role changed: follow the new primary, or stop replicating (promoted: the
+        data stays, it is now the shard's data)."""
+        node: Any = self.node
+        if change.primary is None:
+            stop = getattr(node, "stop_replication", None)
+            if stop is not None:
+                stop()
+            else:
+                log.info("Promoted to primary: no replication engine to stop, keeping the data")
+            return
+        start = getattr(node, "start_replication", None)
+        if start is not None:
+            start(change.ip, change.port)
+        else:
+            log.info("Now a replica of %s (%s:%d); no replication engine to start", change.primary,
+                     change.ip, change.port)  # fmt: skip
 
     def _on_event(self, event: Event) -> None:
         self.events.append(event)
@@ -292,6 +366,25 @@ class ClusterSupport:
 
     def wall_ms(self) -> int:
         return int(time.time() * 1000)
+
+
+def replication_progress(node: Node) -> tuple[int, int | None]:
+    """The ONE place the cluster reads replication state: ``(offset, last_io_ms)``.
+
+    ``offset``: a primary's master_repl_offset, a replica's processed offset.
+    ``last_io_ms``: on a replica, the Unix ms of the last interaction with its primary
+    while the link is up, else when the link went down (0: never synced); None when
+    unknown (the core then skips the data-age rule). Read from ``node.replication``
+    (server/replication.py) when it exists and offers these; else 0 and None.
+    """
+    replication: Any = getattr(node, "replication", None)
+    if replication is None:
+        return 0, None
+    offset = getattr(replication, "offset", 0)
+    last_io_ms = getattr(replication, "last_io_ms", None)
+    return (offset() if callable(offset) else int(offset or 0)), (
+        last_io_ms() if callable(last_io_ms) else last_io_ms
+    )
 
 
 def _endpoint(node: Any, endpoint_type: str) -> str:

@@ -331,9 +331,10 @@ def cluster_failover(c: Client, args: list[bytes]) -> Any:
         raise _syntax(args)
     if len(args) == 3 and args[2].lower() not in (b"force", b"takeover"):
         raise CommandError(errors.SYNTAX)
-    if not state.myself.is_replica:
-        raise CommandError(errors.CLUSTER_FAILOVER_TO_PRIMARY)
-    raise CommandError("ERR CLUSTER FAILOVER is not implemented yet by this node")
+    # The core checks the role and the primary's health (7.0's texts) and starts it;
+    # the reply comes at once, the failover itself happens over the bus.
+    mode = args[2].decode().lower() if len(args) == 3 else "default"
+    return _apply(c, state.failover, mode)
 
 
 _HELP = [
