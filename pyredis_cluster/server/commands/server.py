@@ -1049,8 +1049,8 @@ def _apply_config(node: Any, name: str) -> None:
     elif name == "dir":
         os.chdir(config.dir)
         config.dir = os.getcwd()
-    elif name.startswith("cluster-") and node.cluster is not None:
-        node.cluster.apply_config()
+    elif (name.startswith("cluster-") or name == "repl-ping-replica-period") and node.cluster is not None:
+        node.cluster.apply_config()  # the cluster core's settings (failover uses the ping period)
     elif name == "port" and int(config.port) != node.port and node._servers:
         try:
             _listen_on_port(node, int(config.port))
