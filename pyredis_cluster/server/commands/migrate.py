@@ -64,6 +64,9 @@ SOCKET_CACHE_TTL = 10.0
 #: connSyncWrite chunk size used by Redis when sending the pipelined buffer.
 WRITE_CHUNK = 64 * 1024
 DEFAULT_TIMEOUT_MS = 1000
+#: Socket timeouts are capped here (about three years): Python's select and socket
+#: timeouts overflow on the huge values C's ``long`` allows, which mean "forever" anyway.
+MAX_TIMEOUT_SECONDS = 1e8
 
 _NOKEY = Status("NOKEY")
 
@@ -160,7 +163,7 @@ def _blocking_connect(host: str, port: int, timeout: float) -> socket.socket | N
     """
     try:
         addresses = socket.getaddrinfo(host, str(port), socket.AF_UNSPEC, socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, ValueError):  # ValueError: a NUL byte in the name
         return None
     for family, kind, proto, _, address in addresses:
         try:
@@ -278,7 +281,8 @@ def _parse(args: list[bytes]) -> _Request:
     dbid = parse_int(args[4])
     if timeout_ms <= 0:
         timeout_ms = DEFAULT_TIMEOUT_MS
-    return _Request(args[1], args[2], dbid, timeout_ms / 1000.0, copy, replace, username, password, keys)
+    timeout = min(timeout_ms / 1000.0, MAX_TIMEOUT_SECONDS)
+    return _Request(args[1], args[2], dbid, timeout, copy, replace, username, password, keys)
 
 
 def _exchange(c: Client, request: _Request, keys: list[bytes], cached: _CachedSocket) -> Any:
