@@ -26,6 +26,7 @@ from pyredis_cluster.server.node import Node
 from pyredis_cluster.testing import start_cluster
 from pyredis_cluster.testing.harness import LocalCluster
 from pyredis_cluster.testing.threaded import make_config
+from tests.cluster_procs import cluster_nodes, create_cluster, node_flags, redis_cli, wait, wait_cluster_ok
 from tests.support import RawClient, encode_command, free_port, real_redis_server
 
 NODE_TIMEOUT_MS = 500
@@ -300,3 +301,37 @@ async def test_failover_settings_reach_the_core_at_start_and_on_config_set() -> 
         settings = core(node).settings
         assert (settings.replica_validity_factor, settings.repl_ping_replica_period, settings.migration_barrier) \
             == (7, 9, 2)  # fmt: skip
+
+
+# -- processes and the real redis-cli --------------------------------------------------------------------
+
+
+def test_redis_cli_cluster_failover_on_processes() -> None:
+    """An operator's manual failover: redis-cli against separate node processes of ours."""
+    with cluster_nodes(ours=6) as nodes:
+        created = create_cluster(nodes, replicas=1)
+        assert created.returncode == 0, created.stdout + created.stderr
+        wait_cluster_ok(nodes)
+        # redis-cli sends the CLUSTER REPLICATEs last: wait until every node knows the replicas.
+        wait(lambda: all(sum("slave" in f[2] for f in node.nodes_lines()) == 3 for node in nodes),
+             what="every node to know the three replicas", nodes=nodes)  # fmt: skip
+        by_id = {node.myid(): node for node in nodes}
+        replica_row = next(f for f in nodes[0].nodes_lines() if "slave" in f[2])
+        replica, primary = by_id[replica_row[0]], by_id[replica_row[3]]
+
+        failover = redis_cli("-p", str(replica.port), "cluster", "failover")
+        assert (failover.returncode, failover.stdout) == (0, "OK\n"), failover.stdout + failover.stderr
+
+        def swapped() -> bool:
+            return all(
+                "master" in node_flags(node, replica.myid())
+                and "slave" in node_flags(node, primary.myid())
+                and node.cluster_info().get("cluster_state") == "ok"
+                for node in nodes
+            )
+
+        wait(swapped, what="every node to see the roles swapped", nodes=nodes)
+        check = redis_cli("--cluster", "check", replica.address)
+        assert check.returncode == 0 and "[OK] All 16384 slots covered." in check.stdout, check.stdout
+        assert redis_cli("-p", str(primary.port), "cluster", "failover").stdout == "OK\n"  # and back
+        wait(lambda: "master" in node_flags(replica, primary.myid()), what="the swap back", nodes=nodes)
