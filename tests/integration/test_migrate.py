@@ -190,6 +190,7 @@ def test_copy_replace_busykey_types_ttl_and_db(nodes: dict[str, Node]) -> None:
         r.s("set", "x", "1")
         r.s("migrate", HOST, port, "x", 0, "9223372036854775807", "copy")
         r.s("migrate", HOST, port, "x", -1, 1000, "copy")
+        r.s("migrate", HOST, port, "x", "9223372036854775807", 1000, "copy", "replace")  # SELECT's int range
         r.s("migrate", HOST, port, "x", "9223372036854775808", 1000)
         return r.replies
 

@@ -50,6 +50,8 @@ def echo(c: Client, args: list[bytes]) -> Any:
          summary="Change the selected database for the current connection", complexity="O(1)")  # fmt: skip
 def select(c: Client, args: list[bytes]) -> Any:
     index = parse_int(args[1])
+    if not -(2**31) <= index < 2**31:  # getIntFromObjectOrReply's range check comes first
+        raise CommandError(errors.value_not_between(-(2**31), 2**31 - 1))
     if c.node.config.cluster_enabled and index != 0:
         raise CommandError(errors.SELECT_NOT_ALLOWED_IN_CLUSTER)
     if not 0 <= index < len(c.node.keyspace):
