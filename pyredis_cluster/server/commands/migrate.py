@@ -211,7 +211,8 @@ class _SocketError(Exception):
     """A write or read failed; ``retryable`` unless it timed out or a RESTORE was answered."""
 
     def __init__(self, writing: bool, timed_out: bool) -> None:
-        super().__init__("writing" if writing else "reading")
+        self.direction = "writing" if writing else "reading"
+        super().__init__(self.direction)
         self.retryable = not timed_out
         self.target_error: bytes | None = None  # an error reply read before the failure
 
@@ -240,11 +241,11 @@ def migrate(c: Client, args: list[bytes]) -> Any:
         except _SocketError as err:
             cache.close(name)
             if err.target_error is not None:
-                raise CommandError(errors.MIGRATE_TARGET_ERROR.format(err.target_error.decode("utf-8", "replace"))) from None
+                raise _target_error(err.target_error) from None
             if may_retry and err.retryable:
                 may_retry = False
                 continue
-            raise CommandError(errors.MIGRATE_IO_FAILED.format(err)) from None
+            raise CommandError(errors.MIGRATE_IO_FAILED.format(err.direction)) from None
 
 
 def _parse(args: list[bytes]) -> _Request:
@@ -331,6 +332,7 @@ def _exchange(c: Client, request: _Request, keys: list[bytes], cached: _CachedSo
     auth_error = _read_line(sock, parser) if request.password is not None else None
     select_error = _read_line(sock, parser) if select else None
     first_error: bytes | None = None
+    moved: list[bytes] = []  # acknowledged and deleted: what replication must see as DEL
     for index, key in enumerate(sent):
         try:
             restore_error = _read_line(sock, parser)
@@ -343,19 +345,23 @@ def _exchange(c: Client, request: _Request, keys: list[bytes], cached: _CachedSo
         if error is not None:
             if first_error is None:
                 first_error = error
-                cached.last_dbid = -1
+                cached.last_dbid = -1  # the target's db is unknown now: SELECT next time
         elif not request.copy:
             db.delete(key)
             c.modified(key)
             c.notify("g", "del", key)
-    return _finish(c, request, cached, first_error)
-
-
-def _finish(c: Client, request: _Request, cached: _CachedSocket, first_error: bytes | None) -> Any:
+            moved.append(key)
+    # Redis propagates MIGRATE as ``DEL <moved keys>`` (nothing when none moved). There is
+    # no replication stream to feed yet; ``moved`` is what it must receive.
     if first_error is not None:
-        raise CommandError(errors.MIGRATE_TARGET_ERROR.format(first_error.decode("utf-8", "replace")))
+        raise _target_error(first_error)
     cached.last_dbid = request.dbid
     return OK
+
+
+def _target_error(text: bytes) -> CommandError:
+    """The client's error for the target's first error reply (its text without the '-')."""
+    return CommandError(errors.MIGRATE_TARGET_ERROR.format(text.decode("utf-8", "replace")))
 
 
 def _read_line(sock: socket.socket, parser: ReplyParser) -> bytes | None:
