@@ -20,6 +20,7 @@ import redis
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
+from pyredis_cluster.testing.threaded import node_in_thread
 from tests.cluster_procs import (
     ClusterProc,
     cluster_nodes,
@@ -304,3 +305,27 @@ def test_reshard_between_a_real_node_and_ours() -> None:
             assert lowest_real_slot in _owned_slots(ours) and lowest_our_slot in _owned_slots(real)
         finally:
             client.close()
+
+
+@pytest.mark.parametrize("copy", [False, True])
+def test_import_from_a_standalone_node_of_ours(cluster: list[ClusterProc], copy: bool) -> None:
+    """``--cluster import``: our standalone node MIGRATEs every key (plain RESTORE) to its owner."""
+    with node_in_thread() as standalone, redis.Redis(port=standalone.port, decode_responses=True) as source:
+        names = [f"imported:{copy}:{i}" for i in range(300)]
+        source.mset({name: name for name in names})
+        source.rpush(f"imported:{copy}:list", "a", "b")
+        source.pexpire(names[0], 500_000)
+        imported = redis_cli(
+            "--cluster", "import", cluster[0].address, "--cluster-from", f"127.0.0.1:{standalone.port}",
+            "--cluster-replace", *(["--cluster-copy"] if copy else []), timeout=120,
+        )  # fmt: skip
+        assert imported.returncode == 0, imported.stdout[-3000:] + imported.stderr
+        assert source.dbsize() == (301 if copy else 0)
+        client = RedisCluster(host="127.0.0.1", port=cluster[0].port, decode_responses=True)
+        try:
+            assert [client.get(name) for name in names] == names
+            assert client.lrange(f"imported:{copy}:list", 0, -1) == ["a", "b"]
+            assert 0 < client.pttl(names[0]) <= 500_000 and client.pttl(names[1]) == -1
+        finally:
+            client.close()
+        check_passes(cluster[0])
