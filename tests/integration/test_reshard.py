@@ -58,12 +58,14 @@ def key_names(count: int, first_slot: int, last_slot: int) -> Iterator[str]:
             yield name
 
 
-def write_dataset(client: RedisCluster, first_slot: int, last_slot: int) -> dict[str, tuple[str, Any]]:
+def write_dataset(
+    client: RedisCluster, first_slot: int, last_slot: int, per_type: int = KEYS_PER_TYPE
+) -> dict[str, tuple[str, Any]]:
     """Keys of every type; returns name -> (type, expected value read back by :func:`read_value`)."""
-    names = iter(key_names(5 * KEYS_PER_TYPE, first_slot, last_slot))
+    names = iter(key_names(5 * per_type, first_slot, last_slot))
     expected: dict[str, tuple[str, Any]] = {}
     pipe = client.pipeline()
-    for i in range(KEYS_PER_TYPE):
+    for i in range(per_type):
         name = next(names)
         value = (str(i) if i % 3 else "v" * (i % 70)) or "empty-is-not-stored"
         with_ttl = i % 4 == 0
@@ -291,8 +293,8 @@ def test_reshard_between_a_real_node_and_ours() -> None:
         try:
             lowest_real_slot = min(_owned_slots(real))
             lowest_our_slot = min(_owned_slots(ours))
-            expected = write_dataset(client, lowest_real_slot, lowest_real_slot + 99)
-            expected.update(write_dataset(client, lowest_our_slot, lowest_our_slot + 99))
+            expected = write_dataset(client, lowest_real_slot, lowest_real_slot + 99, per_type=150)
+            expected.update(write_dataset(client, lowest_our_slot, lowest_our_slot + 99, per_type=150))
             for source, source_id, target_id in ((real, real_id, ours_id), (ours, ours_id, real_id)):
                 moved = redis_cli(
                     "--cluster", "reshard", source.address, "--cluster-from", source_id, "--cluster-to", target_id,
