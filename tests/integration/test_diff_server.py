@@ -49,8 +49,12 @@ MISC = [
     ["SHUTDOWN", "foo"], ["SHUTDOWN", "ABORT"], ["SHUTDOWN", "NOSAVE", "SAVE"], ["SHUTDOWN", "ABORT", "NOW"],
     ["SHUTDOWN", "SAVE", "NOSAVE", "NOW"], ["MONITOR", "x"], ["INFO", "nosuchsection"], ["INFO", "NOSUCH", "other"],
     ["DEBUG"], ["MULTI"], ["SAVE"], ["SHUTDOWN"], ["EXEC"],
+    # The slow log is switched off and emptied first: a slow command of another test on the
+    # shared real server would otherwise show up in it.
+    ["CONFIG", "SET", "slowlog-log-slower-than", "-1"], ["SLOWLOG", "RESET"],
     ["SLOWLOG", "GET", "x"], ["SLOWLOG", "GET", "-2"], ["SLOWLOG", "GET", "-1"], ["SLOWLOG", "GET", "1", "2"],
-    ["SLOWLOG", "LEN"], ["SLOWLOG", "RESET"], ["SLOWLOG", "NOSUCH"], ["LATENCY", "LATEST"], ["LATENCY", "HISTORY", "x"],
+    ["SLOWLOG", "LEN"], ["SLOWLOG", "RESET"], ["SLOWLOG", "NOSUCH"],
+    ["CONFIG", "SET", "slowlog-log-slower-than", "10000"], ["LATENCY", "LATEST"], ["LATENCY", "HISTORY", "x"],
     ["LATENCY", "RESET"], ["LATENCY", "RESET", "a", "b"], ["LATENCY", "GRAPH", "x"], ["LATENCY", "HISTOGRAM", "nosuch"],
     ["LATENCY", "HISTORY"], ["MEMORY", "USAGE", "nokey"], ["SET", "s", "v"], ["MEMORY", "USAGE", "s", "SAMPLES"],
     ["MEMORY", "USAGE", "s", "SAMPLES", "x"], ["MEMORY", "USAGE", "s", "FOO", "1"], ["MEMORY", "USAGE", "s", "samples", "-1"],
