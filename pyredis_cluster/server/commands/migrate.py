@@ -33,8 +33,8 @@ Steps, in Redis's order (clients see the first error that applies):
    socket the target closed while idle is the usual cause); otherwise the reply is
    ``IOERR error or timeout writing|reading to target instance``.
 
-Not done yet: propagation to replicas/AOF as ``DEL`` of the acknowledged keys (there is
-no replication stream to feed).
+For replication the command is rewritten as ``DEL`` of the keys that moved (through
+``Client.propagate_as`` when the node has it); with COPY or nothing moved, nothing is sent.
 """
 
 from __future__ import annotations
@@ -351,8 +351,11 @@ def _exchange(c: Client, request: _Request, keys: list[bytes], cached: _CachedSo
             c.modified(key)
             c.notify("g", "del", key)
             moved.append(key)
-    # Redis propagates MIGRATE as ``DEL <moved keys>`` (nothing when none moved). There is
-    # no replication stream to feed yet; ``moved`` is what it must receive.
+    # Redis propagates MIGRATE as ``DEL <moved keys>`` (nothing when none moved): a replica
+    # must never run MIGRATE itself. (getattr: Client.propagate_as is arriving with replication.)
+    propagate_as = getattr(c, "propagate_as", None)
+    if moved and propagate_as is not None:
+        propagate_as([b"DEL", *moved])
     if first_error is not None:
         raise _target_error(first_error)
     cached.last_dbid = request.dbid
