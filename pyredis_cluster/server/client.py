@@ -94,6 +94,8 @@ class Client:
         # misc flags
         self.is_monitor = False
         self.is_master = False  # the connection from our primary, on a replica
+        #: commands to propagate instead of this one (set by propagate_as; server/replication.py)
+        self.propagate_override: list[list[bytes]] | None = None
         self.no_evict = False
         self.no_touch = False
         self.paused = False
@@ -133,6 +135,12 @@ class Client:
         """Report a change to ``key``: invalidates WATCHes, counts towards ``dirty``."""
         self.db.touch(key)
         self.node.dirty += dirty
+
+    def propagate_as(self, *commands: list[bytes]) -> None:
+        """Send ``commands`` to replicas instead of the running command (Redis's
+        rewriteClientCommandVector/alsoPropagate); a no-op when nothing replicates."""
+        if self.node.repl_feed is not None:
+            self.propagate_override = [*(self.propagate_override or ()), *commands]
 
     def notify(self, event_class: str, event: str, key: bytes) -> None:
         """Publish a keyspace notification (if notify-keyspace-events enables the class)."""

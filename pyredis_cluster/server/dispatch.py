@@ -109,6 +109,9 @@ def _process_command(c: Client, args: list[bytes]) -> Any:
         return _reject(c, spec, ErrorReply(errors.OOM))
     if config.min_replicas_to_write and not _enough_replicas(c, spec, name):
         return _reject(c, spec, ErrorReply(errors.NOREPLICAS))
+    replication = node.replication  # server/replication.py; None until anything replicates
+    if replication is not None and replication.refuses_write(c, spec):
+        return _reject(c, spec, ErrorReply(errors.READONLY_REPLICA))
 
     if c.resp == 2 and (c.channels or c.patterns or c.shard_channels):
         base = spec.parent.name if spec.parent else name
@@ -195,6 +198,10 @@ def call(c: Client, spec: CommandSpec, args: list[bytes]) -> Any:
     # A blocked client's command re-run because its keys became ready: Redis counts
     # the call and shows it to MONITOR once, when it first ran.
     reprocessing = c.blocked is not None
+    feed = node.repl_feed  # replication (server/replication.py); None: nothing to propagate
+    if feed is not None:
+        dirty_before = node.dirty
+        feed.enter()
     started = time.perf_counter()
     try:
         reply = spec.handler(c, args)  # type: ignore[misc]
@@ -203,6 +210,8 @@ def call(c: Client, spec: CommandSpec, args: list[bytes]) -> Any:
     except Exception:  # a bug of ours must never reach the client as a traceback
         log.exception("internal error while running %r", args[:8])
         reply = ErrorReply("ERR internal error while executing the command (see the server log)")
+    if feed is not None:
+        feed.leave(c, spec, args, reply, node.dirty > dirty_before)
     if not reprocessing:
         node.stats.record_call(spec, time.perf_counter() - started, reply)
         # After running, as Redis 7.0 does: MULTI/EXEC show in order, SELECT shows its new db.

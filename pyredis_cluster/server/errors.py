@@ -325,3 +325,13 @@ TEST_COMMANDS_DISABLED = (
 FAULT_SYNTAX = "ERR syntax error: PYREDIS.FAULT REPLY <kind> [KEY k|SLOT s|COMMAND name] [TIMES n] [TARGET host:port] | CLEAR | LIST"
 FAULT_UNKNOWN_KIND = "ERR unknown scripted reply '{}': MOVED ASK TRYAGAIN CLUSTERDOWN LOADING BUSY READONLY DROP"
 FAULT_NEEDS_TARGET = "ERR {} needs TARGET host:port"
+
+# -- replication (server/replication.py, commands/replication.py) --
+REPLICAOF_CLUSTER = "ERR REPLICAOF not allowed in cluster mode."
+INVALID_MASTER_PORT = "ERR Invalid master port"
+REPLCONF_UNKNOWN = "ERR Unrecognized REPLCONF option: {}"
+WAIT_ON_REPLICA = (
+    "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is "
+    "configured to be writable (which is not the default) writes to replicas are just local and are not propagated."
+)
+NOMASTERLINK = "NOMASTERLINK Can't SYNC while not connected with my master"

@@ -92,6 +92,10 @@ class Node:
         #: Test double (testing/faults.py): scripted errors answered before routing; falsy = none.
         self.scripted_replies: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Replication state (server/replication.py), made on first use; repl_feed is the
+        #: same object once a backlog exists (dispatch.call propagates through it), else None.
+        self.replication: Any = None
+        self.repl_feed: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -139,6 +143,8 @@ class Node:
             self._cron_task = None
         if self.cluster is not None:
             await self.cluster.close()
+        if self.replication is not None:
+            await self.replication.close()
         for server in self._servers:
             server.close()
         for client in list(self.clients.values()):
@@ -193,6 +199,19 @@ class Node:
                 ):
                     log.log(15, "Closing idle client")
                     client.on_close()
+
+    # -- replication (the cluster core's ReplicationChanged effect calls these) --------------
+
+    def start_replication(self, host: str, port: int) -> None:
+        """Become a replica of ``host:port`` (full or partial resync, then the stream)."""
+        from .replication import get_replication
+
+        get_replication(self).start(host, port)
+
+    def stop_replication(self) -> None:
+        """Stop replicating and become a primary, keeping the data (REPLICAOF NO ONE)."""
+        if self.replication is not None:
+            self.replication.stop()
 
     # -- clients --------------------------------------------------------------------------
 

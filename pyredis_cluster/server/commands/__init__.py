@@ -12,6 +12,7 @@ from . import (  # noqa: F401
     lists,
     migrate,
     pubsub,
+    replication,
     server,
     sets,
     sort,

@@ -888,6 +888,8 @@ def _info_stats(node: Any) -> list[str]:
 
 
 def _info_replication(node: Any) -> list[str]:
+    if node.replication is not None:  # server/replication.py, once anything replicated
+        return node.replication.info_lines()
     return [
         "role:" + ("slave" if node.keyspace.is_replica else "master"),
         "connected_slaves:0",

@@ -1,0 +1,737 @@
+"""Primary/replica replication, as Redis 7.0 does it (PSYNC2, RDB transfer, backlog).
+
+Theory of operation
+-------------------
+One :class:`Replication` per node (``node.replication``, made on first use) holds both
+sides of the protocol:
+
+*Primary side.* A replica connects as a normal client and sends ``PSYNC replid offset``
+(or the old ``SYNC``). When the replid is ours (or our previous one, ``replid2``, up to
+``second_repl_offset``) and the requested offset is still in the backlog, it gets
+``+CONTINUE <replid>`` and the backlog bytes from that offset; otherwise
+``+FULLRESYNC <replid> <offset>`` and an RDB snapshot as ``$<len>\\r\\n<bytes>``. From
+then on its client is a :class:`ReplicaLink` and receives the *command stream*: every
+command that changed the dataset (``node.dirty`` grew), encoded as a RESP multibulk,
+preceded by ``SELECT`` when the database changes. The same bytes go to the backlog
+(``repl-backlog-size`` bytes, a ring kept as a trimmed bytearray); ``master_repl_offset``
+counts every byte ever fed. Propagation is hooked into ``dispatch.call`` through
+``node.repl_feed`` (None while there is no backlog: then it costs one attribute read).
+
+Redis 7.0 rewrites commands whose effect depends on the time or on randomness, so a
+replica ends with the same data: relative expiries become absolute (``SET ... PXAT``,
+``PEXPIREAT``), a key deleted by expiry is sent as ``DEL``, INCRBYFLOAT as ``SET ...
+KEEPTTL``, SPOP as SREM, and blocking pops as their non-blocking forms. Those rewrites
+live in :data:`_REWRITES` here (they look at the command's arguments, reply and the
+resulting key state), so data-type handlers need no change; a handler with special
+needs can still call ``c.propagate_as(...)``. Commands run inside a command (EXEC,
+scripts) are collected and sent after it, wrapped in MULTI/EXEC when there are several,
+which is 7.0's ``propagatePendingCommands``.
+
+*Replica side.* ``REPLICAOF host port`` (or the cluster core's ``ReplicationChanged``
+via :meth:`Replication.start`) runs an asyncio task: PING, ``REPLCONF listening-port``,
+``REPLCONF capa eof capa psync2``, ``PSYNC <cached replid> <offset+1>`` (``? -1`` the
+first time), then loads the RDB (length-prefixed or EOF-marker form) into a flushed
+keyspace, and applies the stream as the *master client* (``c.is_master``: no routing,
+no READONLY refusal, no replies). Every applied command's bytes also feed our own
+backlog, so our offset equals the primary's and, once promoted, our replicas can
+continue partially. ``REPLCONF ACK <offset>`` goes back every second. A lost link is
+retried with PSYNC, which continues from the backlog after a short disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..config import REDIS_VERSION
+from ..protocol.encoder import ErrorReply
+from . import rdb
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .command_table import CommandSpec
+    from .node import Node
+
+log = logging.getLogger("pyredis_cluster")
+
+#: Bytes the backlog may exceed its size by before it is trimmed (amortises the copy).
+_TRIM_SLACK = 64 * 1024
+#: Seconds between two connection attempts of a replica whose link is down.
+_RECONNECT_DELAY = 0.2
+
+
+def encode_command(args: list[bytes]) -> bytes:
+    """A command as a RESP multibulk, the form of the replication stream."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(parts)
+
+
+class ReplicaLink:
+    """A replica connected to us (Redis's client with CLIENT_SLAVE)."""
+
+    def __init__(self, client: Client, ip: str, port: int) -> None:
+        self.client = client
+        self.ip = ip
+        self.port = port
+        self.ack_offset = 0
+        self.ack_time = time.time()
+        self._pending: list[bytes] = []
+
+    def send(self, data: bytes) -> None:
+        """Queue stream bytes; they are written once per event-loop turn."""
+        if not self._pending:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop (pure tests): write at once
+                self._pending.append(data)
+                self.flush()
+                return
+        self._pending.append(data)
+
+    def flush(self) -> None:
+        if self._pending:
+            data, self._pending = b"".join(self._pending), []
+            if not self.client.killed:
+                self.client.write_raw(data)
+
+
+class StreamParser:
+    """Splits the replication stream into commands, with the exact bytes of each.
+
+    The stream is RESP multibulks; bare newlines (keepalives) are skipped, and an
+    inline command is accepted too, as Redis's query parser does.
+    """
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+
+    def next_command(self) -> tuple[list[bytes], bytes] | None:
+        """The next complete command and its exact bytes, or None."""
+        buf = self.buffer
+        if not buf:
+            return None
+        if buf[0] != 0x2A:  # '*': otherwise an inline command or a keepalive newline
+            end = buf.find(b"\n")
+            if end < 0:
+                return None
+            raw = bytes(buf[: end + 1])
+            del buf[: end + 1]
+            return raw.split(), raw
+        end = buf.find(b"\r\n")
+        if end < 0:
+            return None
+        count = int(buf[1:end])
+        pos = end + 2
+        args: list[bytes] = []
+        for _ in range(count):
+            end = buf.find(b"\r\n", pos)
+            if end < 0:
+                return None
+            size = int(buf[pos + 1 : end])
+            start = end + 2
+            if len(buf) < start + size + 2:
+                return None
+            args.append(bytes(buf[start : start + size]))
+            pos = start + size + 2
+        raw = bytes(buf[:pos])
+        del buf[:pos]
+        return args, raw
+
+
+class Replication:
+    """Replication state of one node: primary side, replica side and the backlog."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.replid = getattr(node, "replid", None) or os.urandom(20).hex()
+        node.replid = self.replid  # DEBUG CHANGE-REPL-ID and INFO read it there
+        self.replid2 = "0" * 40
+        self.second_offset = -1
+        #: master_repl_offset: every byte ever fed to the stream
+        self.offset = 0
+        self.backlog: bytearray | None = None
+        self.backlog_first_offset = 0  # offset of backlog[0]
+        self.replicas: list[ReplicaLink] = []
+        self.stream_db = -1  # the db the stream last SELECTed; -1: SELECT before the next command
+        self._depth = 0  # nesting of dispatch.call (EXEC, scripts run commands inside a command)
+        self._pending: list[tuple[int, list[bytes]]] = []
+        self._waiters: list[tuple[Client, int, int]] = []  # WAIT: (client, offset, replicas)
+        self._ping_task: asyncio.Task[None] | None = None
+        self.sync_full = 0  # INFO stats sync_full / sync_partial_ok
+        self.sync_partial_ok = 0
+        # replica side
+        self.master_host: str | None = None
+        self.master_port = 0
+        self.link_up = False
+        self.sync_in_progress = False
+        self.last_io = 0.0
+        self.link_down_since = 0.0
+        self.master_client: Client | None = None
+        self._link_task: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._expired_hook_installed = False
+
+    # -- the stream (primary side) ------------------------------------------------------------
+
+    def ensure_backlog(self) -> None:
+        """Create the backlog (on the first replica, as Redis does) and start feeding."""
+        if self.backlog is None:
+            self.backlog = bytearray()
+            self.backlog_first_offset = self.offset + 1
+            self.node.repl_feed = self
+        if not self._expired_hook_installed:
+            self._expired_hook_installed = True
+            keyspace = self.node.keyspace
+            original = keyspace.on_expired
+
+            def on_expired(db: Any, key: bytes) -> None:
+                original(db, key)
+                self.propagate_deletion(db.index, key)
+
+            keyspace.on_expired = on_expired
+
+    def feed(self, data: bytes) -> None:
+        """Append raw stream bytes to the backlog and send them to every online replica."""
+        backlog = self.backlog
+        if backlog is None:
+            return
+        backlog += data
+        self.offset += len(data)
+        excess = len(backlog) - int(self.node.config.repl_backlog_size)
+        if excess > _TRIM_SLACK:
+            del backlog[:excess]
+            self.backlog_first_offset += excess
+        if self.replicas:
+            for link in list(self.replicas):
+                if link.client.killed:
+                    self.replicas.remove(link)
+                else:
+                    link.send(data)
+
+    def _feed_command(self, db_index: int, args: list[bytes]) -> None:
+        if db_index != self.stream_db:
+            self.stream_db = db_index
+            self.feed(encode_command([b"SELECT", b"%d" % db_index]))
+        self.feed(encode_command(args))
+
+    def propagate_deletion(self, db_index: int, key: bytes) -> None:
+        """A key expired on this primary: the replicas delete it with a DEL."""
+        if self.master_host is not None:
+            return  # replicas never expire keys themselves
+        if self._depth:
+            self._pending.append((db_index, [b"DEL", key]))
+        else:
+            self._feed_command(db_index, [b"DEL", key])
+
+    def enter(self) -> None:
+        """dispatch.call starts running a command."""
+        self._depth += 1
+
+    def leave(self, c: Client, spec: CommandSpec, args: list[bytes], reply: Any, changed: bool) -> None:
+        """dispatch.call ran a command: queue its propagation; flush at the outermost level."""
+        self._depth -= 1
+        rewritten = c.propagate_override
+        if rewritten is not None:
+            c.propagate_override = None
+        if c.is_master or self.master_host is not None:
+            # A replica feeds its primary's stream verbatim; writes made locally on a
+            # writable replica are not propagated (as in Redis 4.0+).
+            return
+        nested_effects = self._depth == 0 and bool(self._pending)
+        if rewritten is not None:
+            self._pending.extend((c.db.index, command) for command in rewritten)
+        elif changed and not nested_effects and type(reply) is not ErrorReply:
+            rewrite = _REWRITES.get(spec.name)
+            commands = rewrite(c, args, reply) if rewrite is not None else [args]
+            self._pending.extend((c.db.index, command) for command in commands)
+        if self._depth == 0 and self._pending:
+            pending, self._pending = self._pending, []
+            wrap = len(pending) > 1
+            if wrap:
+                self._feed_command(pending[0][0], [b"MULTI"])
+            for db_index, command in pending:
+                self._feed_command(db_index, command)
+            if wrap:
+                self.feed(encode_command([b"EXEC"]))
+
+    def refuses_write(self, c: Client, spec: CommandSpec) -> bool:
+        """replica-read-only: a replica refuses writes, except from its primary."""
+        return (
+            self.master_host is not None
+            and "write" in spec.flags
+            and not c.is_master
+            and bool(self.node.config.replica_read_only)
+        )
+
+    # -- serving replicas (primary side) ---------------------------------------------------
+
+    def rdb_snapshot(self) -> bytes:
+        node = self.node
+        aux = rdb.standard_aux(REDIS_VERSION, int(time.time()), 0, repl_stream_db=0,
+                               repl_id=self.replid, repl_offset=self.offset)  # fmt: skip
+        return rdb.save_databases(node.keyspace.databases, aux, rdb.EncodingLimits.from_config(node.config))
+
+    def can_continue(self, replid: str, offset: int) -> bool:
+        """PSYNC's test: is ``offset`` of history ``replid`` still in our backlog?"""
+        if self.backlog is None:
+            return False
+        if replid != self.replid and not (replid == self.replid2 and offset <= self.second_offset):
+            return False
+        return self.backlog_first_offset <= offset <= self.offset + 1
+
+    def attach(self, c: Client, replid: str | None, offset: int, psync: bool) -> bytes:
+        """A client sent SYNC/PSYNC: make it a replica; return the bytes it gets first."""
+        self.ensure_backlog()
+        self.ensure_ping_task()
+        ip = c.addr.rsplit(":", 1)[0]
+        link = next((existing for existing in self.replicas if existing.client is c), None)
+        if link is None:
+            link = ReplicaLink(c, getattr(c, "replica_ip", None) or ip, getattr(c, "replica_port", 0))
+            self.replicas.append(link)
+        assert self.backlog is not None
+        if psync and replid is not None and self.can_continue(replid, offset):
+            start = offset - self.backlog_first_offset
+            link.ack_offset = offset - 1
+            self.sync_partial_ok += 1
+            log.info("Partial resynchronization request from %s accepted, offset %d", c.addr, offset)
+            return b"+CONTINUE %s\r\n" % self.replid.encode() + bytes(self.backlog[start:])
+        payload = self.rdb_snapshot()
+        self.stream_db = -1  # the replica's master client starts in db 0: SELECT again
+        link.ack_offset = 0
+        self.sync_full += 1
+        log.info("Full resync requested by replica %s, offset %d", c.addr, self.offset)
+        header = b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset) if psync else b""
+        return header + b"$%d\r\n" % len(payload) + payload
+
+    def acknowledged(self, c: Client, offset: int) -> None:
+        """REPLCONF ACK from a replica: record its offset, wake WAIT callers it satisfies."""
+        for link in self.replicas:
+            if link.client is c:
+                link.ack_offset = max(link.ack_offset, offset)
+                link.ack_time = time.time()
+        if self._waiters:
+            self.check_waiters()
+
+    def replicas_at(self, offset: int) -> int:
+        return sum(1 for link in self.replicas if link.ack_offset >= offset and not link.client.killed)
+
+    def add_waiter(self, c: Client, offset: int, wanted: int) -> None:
+        self._waiters.append((c, offset, wanted))
+        self.feed(encode_command([b"REPLCONF", b"GETACK", b"*"]))
+
+    def check_waiters(self) -> None:
+        blocking = self.node.blocking
+        remaining = []
+        for c, offset, wanted in self._waiters:
+            if c.blocked is None or c.killed:
+                continue
+            count = self.replicas_at(offset)
+            c.blocked.timeout_reply = count  # what WAIT answers if its timeout comes first
+            if count >= wanted:
+                blocking.unblock_with_reply(c, count)
+            else:
+                remaining.append((c, offset, wanted))
+        self._waiters = remaining
+
+    def ensure_ping_task(self) -> None:
+        if self._ping_task is None:
+            try:
+                self._ping_task = asyncio.get_running_loop().create_task(self._ping_replicas())
+            except RuntimeError:
+                pass
+
+    async def _ping_replicas(self) -> None:
+        """PING the replicas every repl-ping-replica-period (it is part of the stream)."""
+        while True:
+            await asyncio.sleep(max(1, int(self.node.config.repl_ping_replica_period)))
+            if self.replicas and self.master_host is None:
+                self.feed(encode_command([b"PING"]))
+            self._publish_offset()
+
+    def _publish_offset(self) -> None:
+        """Keep the cluster core's header offset (myself.repl_offset) current."""
+        cluster = self.node.cluster
+        if cluster is not None and cluster.state is not None:
+            cluster.state.myself.repl_offset = self.offset
+
+    # -- replica side -------------------------------------------------------------------------
+
+    def start(self, host: str, port: int) -> None:
+        """Become a replica of ``host:port`` (REPLICAOF, or the cluster's ReplicationChanged)."""
+        if self.master_host is None:
+            # Our own history is what we hope to continue from (Redis's
+            # replicationCacheMasterUsingMyself): a former replica of ours, now the
+            # primary, has it as its replid2.
+            self.ensure_backlog()
+        self.stop_link()
+        self.master_host, self.master_port = host, port
+        self.node.keyspace.is_replica = True
+        self.link_down_since = time.time()
+        self._link_task = asyncio.get_running_loop().create_task(self._run_link())
+
+    def stop(self) -> None:
+        """REPLICAOF NO ONE: keep the data, start a new history (replid2 = the old one)."""
+        if self.master_host is None:
+            return
+        self.stop_link()
+        self.master_host = None
+        self.node.keyspace.is_replica = False
+        self.replid2 = self.replid
+        self.second_offset = self.offset + 1
+        self.replid = self.node.replid = os.urandom(20).hex()
+        self.stream_db = -1
+        self.ensure_ping_task()
+
+    def stop_link(self) -> None:
+        if self._link_task is not None:
+            self._link_task.cancel()
+            self._link_task = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.link_up = False
+        self.sync_in_progress = False
+
+    async def close(self) -> None:
+        """The node stops: end the link and the PING task."""
+        tasks = [task for task in (self._link_task, self._ping_task) if task is not None]
+        self.stop_link()
+        self._ping_task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _master_client(self) -> Client:
+        client = self.master_client
+        if client is None or client.killed:
+            client = self.master_client = self.node.new_client(lambda data: None)
+            client.is_master = True
+            client.authenticated = True
+            client.name = b""
+        return client
+
+    async def _run_link(self) -> None:
+        while self.master_host is not None:
+            try:
+                await self._sync_and_stream(self.master_host, self.master_port)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, EOFError, ValueError, rdb.RdbError, asyncio.IncompleteReadError) as err:
+                log.warning("Replication link with %s:%d: %s", self.master_host, self.master_port, err)
+            except Exception:
+                log.exception("Replication link failed")
+            if self.link_up:
+                self.link_down_since = time.time()
+            self.link_up = False
+            self.sync_in_progress = False
+            self._writer = None
+            await asyncio.sleep(_RECONNECT_DELAY)
+
+    async def _sync_and_stream(self, host: str, port: int) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        self._writer = writer
+        try:
+            await self._handshake(reader, writer)
+            ack_task = asyncio.get_running_loop().create_task(self._ack_every_second(writer))
+            try:
+                await self._apply_stream(reader)
+            finally:
+                ack_task.cancel()
+                await asyncio.gather(ack_task, return_exceptions=True)
+        finally:
+            writer.close()
+
+    async def _request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *args: bytes) -> bytes:
+        writer.write(encode_command(list(args)))
+        return await _read_line(reader)
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        config = self.node.config
+        reply = await self._request(reader, writer, b"PING")
+        if reply.startswith(b"-") and not reply.startswith(b"-NOAUTH"):
+            raise EOFError(f"error reply to PING: {reply!r}")
+        if config.masterauth:
+            user = [config.masteruser.encode()] if config.masteruser else []
+            reply = await self._request(reader, writer, b"AUTH", *user, str(config.masterauth).encode())
+            if reply.startswith(b"-"):
+                raise EOFError(f"unable to AUTH to MASTER: {reply!r}")
+        port = int(config.replica_announce_port or self.node.port)
+        await self._request(reader, writer, b"REPLCONF", b"listening-port", b"%d" % port)
+        if config.replica_announce_ip:
+            await self._request(reader, writer, b"REPLCONF", b"ip-address", str(config.replica_announce_ip).encode())
+        await self._request(reader, writer, b"REPLCONF", b"capa", b"eof", b"capa", b"psync2")
+        reply = await self._request(reader, writer, b"PSYNC", self.replid.encode(), b"%d" % (self.offset + 1))
+        self.last_io = time.time()
+        if reply.startswith(b"+FULLRESYNC"):
+            _, replid, offset = reply.split()
+            self.sync_in_progress = True
+            payload = await _read_payload(reader)
+            self._load(payload, replid.decode(), int(offset))
+            self.sync_in_progress = False
+        elif reply.startswith(b"+CONTINUE"):
+            words = reply.split()
+            new_replid = words[1].decode() if len(words) > 1 else self.replid
+            if new_replid != self.replid:  # the primary changed history (a failover): follow it
+                self.replid2, self.second_offset = self.replid, self.offset + 1
+                self.replid = self.node.replid = new_replid
+            log.info("Successful partial resynchronization with %s:%d", self.master_host, self.master_port)
+        else:
+            raise EOFError(f"unexpected reply to PSYNC: {reply!r}")
+        self.link_up = True
+        self.last_io = time.time()
+
+    def _load(self, payload: bytes, replid: str, offset: int) -> None:
+        """A full sync: replace the dataset by the RDB, adopt the primary's history."""
+        node = self.node
+        parsed = rdb.load_rdb(payload, rdb.EncodingLimits.from_config(node.config))
+        for db in node.keyspace.databases:
+            db.flush()
+        databases = node.keyspace.databases
+        for entry in parsed.entries:
+            if entry.db >= len(databases):
+                continue
+            db = databases[entry.db]
+            db.set(entry.key, entry.value)
+            if entry.expire_ms is not None:
+                db.set_expire(entry.key, entry.expire_ms)
+        node.dirty += 1
+        # Our own replicas cannot follow a history we just dropped: they resync.
+        for link in self.replicas:
+            link.client.on_close()
+        self.replicas = []
+        self.replid = node.replid = replid
+        self.replid2, self.second_offset = "0" * 40, -1
+        self.offset = offset
+        self.backlog = bytearray()
+        self.backlog_first_offset = offset + 1
+        node.repl_feed = self
+        self.master_client = None  # a fresh master client, in db 0
+        log.info("MASTER <-> REPLICA sync: finished with success (%d keys)", len(parsed.entries))
+
+    async def _apply_stream(self, reader: asyncio.StreamReader) -> None:
+        from .dispatch import process_command
+
+        parser = StreamParser()
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise EOFError("connection lost")
+            self.last_io = time.time()
+            parser.feed(data)
+            client = self._master_client()
+            while True:
+                command = parser.next_command()
+                if command is None:
+                    break
+                args, raw = command
+                # Our offset counts every byte of the stream, and our own replicas and
+                # backlog get exactly those bytes (Redis proxies its primary's stream).
+                if args and args[0].lower() == b"replconf" and len(args) >= 2 and args[1].lower() == b"getack":
+                    self.feed(raw)
+                    self._send_ack()
+                    continue
+                if args:
+                    process_command(client, args)
+                self.feed(raw)
+            self._publish_offset()
+
+    def _send_ack(self) -> None:
+        if self._writer is not None and not self._writer.is_closing():
+            self._writer.write(encode_command([b"REPLCONF", b"ACK", b"%d" % self.offset]))
+
+    async def _ack_every_second(self, writer: asyncio.StreamWriter) -> None:
+        while True:
+            self._send_ack()
+            await asyncio.sleep(1)
+
+    # -- INFO replication ---------------------------------------------------------------------
+
+    def info_lines(self) -> list[str]:
+        node, now = self.node, time.time()
+        lines: list[str] = []
+        if self.master_host is not None:
+            lines += [
+                "role:slave",
+                f"master_host:{self.master_host}",
+                f"master_port:{self.master_port}",
+                "master_link_status:" + ("up" if self.link_up else "down"),
+                f"master_last_io_seconds_ago:{int(now - self.last_io) if self.link_up else -1}",
+                f"master_sync_in_progress:{int(self.sync_in_progress)}",
+                f"slave_read_repl_offset:{self.offset}",
+                f"slave_repl_offset:{self.offset}",
+            ]
+            if not self.link_up:
+                lines.append(f"master_link_down_since_seconds:{int(now - self.link_down_since) if self.link_down_since else -1}")
+            lines += [
+                f"slave_priority:{node.config.replica_priority}",
+                f"slave_read_only:{int(bool(node.config.replica_read_only))}",
+                f"replica_announced:{int(bool(node.config.replica_announced))}",
+            ]
+        else:
+            lines.append("role:master")
+        self.replicas = [link for link in self.replicas if not link.client.killed]
+        lines.append(f"connected_slaves:{len(self.replicas)}")
+        for i, link in enumerate(self.replicas):
+            lag = int(now - link.ack_time)
+            lines.append(f"slave{i}:ip={link.ip},port={link.port},state=online,offset={link.ack_offset},lag={lag}")
+        histlen = len(self.backlog) if self.backlog is not None else 0
+        lines += [
+            "master_failover_state:no-failover",
+            f"master_replid:{self.replid}",
+            f"master_replid2:{self.replid2}",
+            f"master_repl_offset:{self.offset}",
+            f"second_repl_offset:{self.second_offset}",
+            f"repl_backlog_active:{int(self.backlog is not None)}",
+            f"repl_backlog_size:{node.config.repl_backlog_size}",
+            f"repl_backlog_first_byte_offset:{self.backlog_first_offset if self.backlog is not None else 0}",
+            f"repl_backlog_histlen:{histlen}",
+        ]
+        return lines
+
+
+def get_replication(node: Node) -> Replication:
+    """The node's replication state, made on first use."""
+    replication = node.replication
+    if replication is None:
+        replication = node.replication = Replication(node)
+    return replication
+
+
+# -- reading the handshake --------------------------------------------------------------------
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    """One reply line, skipping the bare newlines a primary sends as keepalives."""
+    while True:
+        line = await reader.readuntil(b"\n")
+        line = line.rstrip(b"\r\n")
+        if line:
+            return line
+
+
+async def _read_payload(reader: asyncio.StreamReader) -> bytes:
+    """The RDB after +FULLRESYNC: ``$<len>\\r\\n<bytes>`` or ``$EOF:<40 bytes mark>\\r\\n...<mark>``."""
+    header = await _read_line(reader)
+    if not header.startswith(b"$"):
+        raise EOFError(f"bad RDB header {header[:64]!r}")
+    if header.startswith(b"$EOF:"):
+        mark = header[5:]
+        data = await reader.readuntil(mark)
+        return data[: -len(mark)]
+    return await reader.readexactly(int(header[1:]))
+
+
+# -- Redis 7.0's rewrites of propagated commands ----------------------------------------------
+
+
+def _expiry_state(c: Client, key: bytes) -> list[list[bytes]]:
+    """After an expiry command: PEXPIREAT to the absolute time, PERSIST, or DEL if gone."""
+    db = c.db
+    if key not in db.data:
+        return [[b"DEL", key]]
+    when = db.expires.get(key)
+    if when is None:
+        return [[b"PERSIST", key]]
+    return [[b"PEXPIREAT", key, b"%d" % when]]
+
+
+def _rewrite_set(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+    key = args[1]
+    kept: list[bytes] = [b"SET", key, args[2]]
+    relative = False
+    i = 3
+    while i < len(args):
+        word = args[i].upper()
+        if word in (b"EX", b"PX", b"EXAT", b"PXAT"):
+            relative = True
+            i += 2
+            continue
+        kept.append(args[i])
+        i += 1
+    when = c.db.expires.get(key)
+    if relative and when is not None:
+        kept += [b"PXAT", b"%d" % when]
+    return [kept]
+
+
+def _rewrite_setex(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+    key = args[1]
+    when = c.db.expires.get(key)
+    command = [b"SET", key, args[3]]
+    return [command + [b"PXAT", b"%d" % when] if when is not None else command]
+
+
+def _rewrite_expire(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+    return _expiry_state(c, args[1])
+
+
+def _rewrite_getex(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+    return _expiry_state(c, args[1])
+
+
+def _rewrite_incrbyfloat(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+    value = c.db.data.get(args[1])
+    return [[b"SET", args[1], value if isinstance(value, bytes) else bytes(reply), b"KEEPTTL"]]
+
+
+def _rewrite_spop(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+    members = list(reply) if isinstance(reply, list | tuple) else [reply]
+    members = [m for m in members if isinstance(m, bytes)]
+    return [[b"SREM", args[1], *members]] if members else []
+
+
+def _rewrite_bpop(name: bytes) -> Any:
+    def rewrite(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+        return [[name, reply[0]]] if isinstance(reply, list) and reply else []
+
+    return rewrite
+
+
+def _rewrite_bzpop(name: bytes) -> Any:
+    return _rewrite_bpop(name)
+
+
+def _rewrite_blmpop(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+    if not isinstance(reply, list) or len(reply) != 2:
+        return []
+    key, elements = reply
+    where = next((a.upper() for a in args if a.upper() in (b"LEFT", b"RIGHT")), b"LEFT")
+    return [[b"LPOP" if where == b"LEFT" else b"RPOP", key, b"%d" % len(elements)]]
+
+
+def _rewrite_bzmpop(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+    if not isinstance(reply, list) or len(reply) != 2:
+        return []
+    key, elements = reply
+    where = next((a.upper() for a in args if a.upper() in (b"MIN", b"MAX")), b"MIN")
+    return [[b"ZPOPMIN" if where == b"MIN" else b"ZPOPMAX", key, b"%d" % len(elements)]]
+
+
+_REWRITES: dict[str, Any] = {
+    "set": _rewrite_set,
+    "setex": _rewrite_setex,
+    "psetex": _rewrite_setex,
+    "expire": _rewrite_expire,
+    "pexpire": _rewrite_expire,
+    "expireat": _rewrite_expire,
+    "pexpireat": _rewrite_expire,
+    "getex": _rewrite_getex,
+    "incrbyfloat": _rewrite_incrbyfloat,
+    "spop": _rewrite_spop,
+    "blpop": _rewrite_bpop(b"LPOP"),
+    "brpop": _rewrite_bpop(b"RPOP"),
+    "bzpopmin": _rewrite_bzpop(b"ZPOPMIN"),
+    "bzpopmax": _rewrite_bzpop(b"ZPOPMAX"),
+    "brpoplpush": lambda c, args, reply: [[b"RPOPLPUSH", args[1], args[2]]],
+    "blmove": lambda c, args, reply: [[b"LMOVE", *args[1:5]]],
+    "blmpop": _rewrite_blmpop,
+    "bzmpop": _rewrite_bzmpop,
+}

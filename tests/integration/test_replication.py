@@ -1,0 +1,204 @@
+"""Replication end to end: our replica of our primary, and interop with redis-server 7.0.
+
+Expected values are facts (what was written on the primary must read back on the
+replica, TTLs included) or come from the real server's replies.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pyredis_cluster.testing.threaded import node_in_thread
+from tests.support import RawClient, real_redis_server, wait_until
+
+#: A dataset of every type, with TTLs; each entry: the command that writes it.
+_DATASET: list[tuple[Any, ...]] = [
+    ("SET", "s", "plain"),
+    ("SET", "num", "12345"),
+    ("SET", "ttl", "v", "EX", "1000"),
+    ("RPUSH", "list", "a", "b", "c", "1", "2"),
+    ("HSET", "hash", "f1", "v1", "f2", "2"),
+    ("SADD", "set", "x", "y", "z"),
+    ("SADD", "intset", "1", "2", "3"),
+    ("ZADD", "zset", "1", "a", "2.5", "b", "-3", "c"),
+    ("PEXPIRE", "hash", "500000"),
+]
+#: Read commands whose replies must be the same on the primary and its replica.
+_READS: list[tuple[Any, ...]] = [
+    ("GET", "s"), ("GET", "num"), ("GET", "ttl"), ("LRANGE", "list", "0", "-1"), ("HGETALL", "hash"),
+    ("SMEMBERS", "set"), ("SMEMBERS", "intset"), ("ZRANGE", "zset", "0", "-1", "WITHSCORES"),
+    ("DBSIZE",), ("PEXPIRETIME", "ttl"), ("PEXPIRETIME", "hash"), ("PEXPIRETIME", "list"),
+    ("SELECT", "3"), ("GET", "in3"), ("SELECT", "0"),
+]  # fmt: skip
+
+
+def _sorted(value: Any) -> Any:
+    return sorted(value) if isinstance(value, list) else value
+
+
+def _reads(port: int, reads: list[tuple[Any, ...]] = _READS) -> list[Any]:
+    with RawClient(port) as client:
+        return [_sorted(client.call(*command)) for command in reads]
+
+
+def _write_dataset(port: int) -> None:
+    with RawClient(port) as client:
+        for command in _DATASET:
+            client.call(*command)
+        client.call("SELECT", "3")
+        client.call("SET", "in3", "third-db")
+
+
+def _info(port: int) -> dict[str, str]:
+    with RawClient(port) as client:
+        text = client.call("INFO", "replication")
+    text = text.decode() if isinstance(text, bytes) else str(text)
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def _synced(primary: int, replica: int) -> bool:
+    info = _info(replica)
+    return info.get("master_link_status") == "up" and info.get("slave_repl_offset") == _info(primary)["master_repl_offset"]
+
+
+def _follow(primary: int, replica: int) -> None:
+    with RawClient(replica) as client:
+        assert client.call("REPLICAOF", "127.0.0.1", str(primary)) == "OK"
+    wait_until(lambda: _synced(primary, replica), what="the replica to sync")
+
+
+def test_our_replica_of_our_primary_full_sync_stream_and_partial_resync() -> None:
+    with node_in_thread() as primary, node_in_thread() as replica:
+        _write_dataset(primary.port)
+        _follow(primary.port, replica.port)
+        assert _reads(replica.port) == _reads(primary.port)
+
+        # The stream: writes of every kind, relative expiries, MULTI/EXEC, SELECT.
+        with RawClient(primary.port) as client:
+            client.call("INCRBYFLOAT", "num", "0.5")
+            client.call("SET", "px", "v", "PX", "100000")
+            client.call("EXPIRE", "s", "300")
+            client.call("SETEX", "sx", "200", "v")
+            client.call("SPOP", "set")
+            client.call("LPUSH", "list", "front")
+            client.call("MULTI")
+            client.call("HSET", "hash", "f3", "v3")
+            client.call("ZINCRBY", "zset", "10", "a")
+            client.call("EXEC")
+            client.call("SELECT", "3")
+            client.call("DEL", "in3")
+            client.call("SET", "gone", "v", "PX", "1")
+        reads = _READS + [("GET", "num"), ("PEXPIRETIME", "px"), ("PEXPIRETIME", "s"), ("PEXPIRETIME", "sx"),
+                 ("SMEMBERS", "set"), ("HGETALL", "hash"), ("ZSCORE", "zset", "a"), ("LRANGE", "list", "0", "0")]  # fmt: skip
+        wait_until(lambda: _synced(primary.port, replica.port), what="the stream to reach the replica")
+        assert _reads(replica.port, reads) == _reads(primary.port, reads)
+        with RawClient(primary.port) as client:
+            client.call("SELECT", "3")
+            time.sleep(0.01)  # let the 1 ms TTL pass: the primary's lazy expiry sends a DEL
+            assert client.call("GET", "gone") is None
+        wait_until(lambda: _synced(primary.port, replica.port))
+        assert b"gone" not in replica.keyspace[3].data  # deleted by the DEL, not just hidden
+
+
+        # Kill the link: the replica continues with a partial resync from the backlog.
+        replid = _info(primary.port)["master_replid"]
+        primary_side = primary.replication
+        assert (primary_side.sync_full, primary_side.sync_partial_ok) == (1, 0)
+        with RawClient(primary.port) as client:
+            replica_line = next(line for line in client.call("CLIENT", "LIST").decode().splitlines()
+                                if "cmd=replconf" in line or "cmd=psync" in line)  # fmt: skip
+            replica_id = replica_line.split()[0].split("=")[1]
+            assert client.call("CLIENT", "KILL", "ID", replica_id) == 1
+        with RawClient(primary.port) as client:
+            client.call("SET", "during-outage", "1")
+        wait_until(lambda: _synced(primary.port, replica.port), what="the partial resync")
+        with RawClient(replica.port) as client:
+            assert client.call("GET", "during-outage") == b"1"
+        assert _info(primary.port)["master_replid"] == replid
+        assert (primary_side.sync_full, primary_side.sync_partial_ok) == (1, 1)
+
+
+def _stream_writes(port: int) -> None:
+    with RawClient(port) as client:
+        for command in [("INCRBYFLOAT", "num", "1.5"), ("SET", "px", "v", "PX", "100000"), ("EXPIRE", "s", "300"),
+                        ("SETEX", "sx", "200", "v"), ("SPOP", "set"), ("LPUSH", "list", "front"),
+                        ("MULTI",), ("HSET", "hash", "f3", "v3"), ("ZINCRBY", "zset", "10", "a"), ("EXEC",),
+                        ("SELECT", "3"), ("SET", "in3", "changed")]:  # fmt: skip
+            client.call(*command)
+
+
+_STREAM_READS = _READS + [("GET", "num"), ("PEXPIRETIME", "px"), ("PEXPIRETIME", "s"), ("PEXPIRETIME", "sx"),
+                          ("SMEMBERS", "set"), ("HGETALL", "hash"), ("ZSCORE", "zset", "a"), ("LRANGE", "list", "0", "0"),
+                          ("SELECT", "3"), ("GET", "in3")]  # fmt: skip
+
+
+def test_real_redis_replica_of_our_primary() -> None:
+    with node_in_thread() as primary:
+        _write_dataset(primary.port)
+        with real_redis_server("--replicaof", "127.0.0.1", str(primary.port)) as replica:
+            wait_until(lambda: _synced(primary.port, replica), what="redis-server to sync from us")
+            assert _reads(replica) == _reads(primary.port)
+            _stream_writes(primary.port)
+            wait_until(lambda: _synced(primary.port, replica), what="redis-server to follow the stream")
+            assert _reads(replica, _STREAM_READS) == _reads(primary.port, _STREAM_READS)
+            info = _info(primary.port)
+            assert info["connected_slaves"] == "1"
+            assert info["slave0"].startswith(f"ip=127.0.0.1,port={replica},state=online,")
+            with RawClient(primary.port) as client:
+                assert client.call("SET", "acked", "1") == "OK"
+                assert client.call("WAIT", "1", "5000") == 1  # redis-server acknowledges our GETACK
+            with RawClient(replica) as client:
+                assert client.call("GET", "acked") == b"1"
+
+
+def test_our_replica_of_a_real_primary() -> None:
+    with real_redis_server("--repl-diskless-sync-delay", "0") as primary, node_in_thread() as replica:
+        _write_dataset(primary)
+        _follow(primary, replica.port)
+        assert _reads(replica.port) == _reads(primary)
+        _stream_writes(primary)
+        wait_until(lambda: _synced(primary, replica.port), what="our replica to follow redis-server")
+        assert _reads(replica.port, _STREAM_READS) == _reads(primary, _STREAM_READS)
+        with RawClient(primary) as client:
+            client.call("SET", "acked", "1")
+            assert client.call("WAIT", "1", "5000") == 1  # our REPLCONF ACK reaches redis-server
+
+
+def test_replica_refuses_writes_and_wait_and_reports_info() -> None:
+    primary_options = ("--repl-diskless-sync-delay", "0")
+    with real_redis_server(*primary_options) as real_primary, real_redis_server() as real_replica, node_in_thread() as ours:
+        with RawClient(real_replica) as client:
+            client.call("REPLICAOF", "127.0.0.1", str(real_primary))
+        with RawClient(ours.port) as client:
+            client.call("REPLICAOF", "127.0.0.1", str(real_primary))
+        wait_until(lambda: _info(ours.port).get("master_link_status") == "up")
+        wait_until(lambda: _info(real_replica).get("master_link_status") == "up")
+        script = [("SET", "k", "v"), ("GET", "k"), ("WAIT", "0", "0"), ("MULTI",), ("LPUSH", "l", "x"), ("EXEC",),
+                  ("REPLICAOF", "127.0.0.1", str(real_primary)), ("REPLICAOF", "127.0.0.1", "abc"),
+                  ("SLAVEOF", "127.0.0.1", "70000"), ("REPLCONF", "foo", "bar"), ("REPLCONF", "foo"),
+                  ("REPLCONF", "listening-port", "5")]  # fmt: skip
+        with RawClient(ours.port) as mine, RawClient(real_replica) as theirs:
+            for command in script:
+                assert mine.raw(*command) == theirs.raw(*command), command
+        ours_info, real_info = _info(ours.port), _info(real_replica)
+        for field in ("role", "master_host", "master_port", "master_link_status", "master_sync_in_progress",
+                      "slave_priority", "slave_read_only", "replica_announced", "connected_slaves",
+                      "master_failover_state", "master_replid", "slave_repl_offset", "repl_backlog_active"):  # fmt: skip
+            assert ours_info[field] == real_info[field], field
+        with RawClient(ours.port) as mine, RawClient(real_replica) as theirs:
+            for command in [("REPLICAOF", "NO", "ONE"), ("WAIT", "0", "0"), ("WAIT", "x", "0"), ("WAIT", "0", "-1"),
+                            ("WAIT", "0", "x"), ("SET", "k", "v"), ("WAIT", "1", "10")]:  # fmt: skip
+                assert mine.raw(*command) == theirs.raw(*command), command
+        ours_info, real_info = _info(ours.port), _info(real_replica)
+        for field in ("role", "connected_slaves", "master_replid2", "second_repl_offset"):
+            assert ours_info[field] == real_info[field], field
+
+
+def test_replicaof_is_refused_in_cluster_mode(tmp_path: Path) -> None:
+    conf = str(tmp_path / "nodes.conf")
+    with node_in_thread(cluster_enabled=True, cluster_config_file=conf) as node, real_redis_server("--cluster-enabled", "yes") as real:
+        for port in (node.port, real):
+            with RawClient(port) as client:
+                assert client.raw("REPLICAOF", "127.0.0.1", "1") == b"-ERR REPLICAOF not allowed in cluster mode.\r\n"
