@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import REDIS_VERSION
 from ..protocol.encoder import ErrorReply
-from . import rdb
 
 if TYPE_CHECKING:
     from .client import Client
@@ -151,8 +150,8 @@ class Replication:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.replid = getattr(node, "replid", None) or os.urandom(20).hex()
-        node.replid = self.replid  # DEBUG CHANGE-REPL-ID and INFO read it there
+        if getattr(node, "replid", None) is None:
+            node.replid = os.urandom(20).hex()
         self.replid2 = "0" * 40
         self.second_offset = -1
         #: master_repl_offset: every byte ever fed to the stream
@@ -178,6 +177,23 @@ class Replication:
         self._link_task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._expired_hook_installed = False
+
+    @property
+    def replid(self) -> str:
+        """Our replication ID; kept on the node, where DEBUG CHANGE-REPL-ID changes it."""
+        return self.node.replid  # type: ignore[no-any-return]
+
+    @replid.setter
+    def replid(self, value: str) -> None:
+        self.node.replid = value
+
+    @property
+    def last_io_ms(self) -> int | None:
+        """For the cluster core's data-age rule: on a replica, the last interaction with
+        the primary (link up) or when the link went down (0: never synced); None on a primary."""
+        if self.master_host is None:
+            return None
+        return int((self.last_io if self.link_up else self.link_down_since) * 1000)
 
     # -- the stream (primary side) ------------------------------------------------------------
 
@@ -274,6 +290,7 @@ class Replication:
     # -- serving replicas (primary side) ---------------------------------------------------
 
     def rdb_snapshot(self) -> bytes:
+        from . import rdb  # rdb imports the command modules, which import us
         node = self.node
         aux = rdb.standard_aux(REDIS_VERSION, int(time.time()), 0, repl_stream_db=0,
                                repl_id=self.replid, repl_offset=self.offset)  # fmt: skip
@@ -349,18 +366,13 @@ class Replication:
                 pass
 
     async def _ping_replicas(self) -> None:
-        """PING the replicas every repl-ping-replica-period (it is part of the stream)."""
+        """PING the replicas every repl-ping-replica-period (it is part of the stream),
+        except while writes are paused: the offset must then stay still (a manual
+        failover waits for the replica to reach it)."""
         while True:
             await asyncio.sleep(max(1, int(self.node.config.repl_ping_replica_period)))
-            if self.replicas and self.master_host is None:
+            if self.replicas and self.master_host is None and self.node.client_pause is None:
                 self.feed(encode_command([b"PING"]))
-            self._publish_offset()
-
-    def _publish_offset(self) -> None:
-        """Keep the cluster core's header offset (myself.repl_offset) current."""
-        cluster = self.node.cluster
-        if cluster is not None and cluster.state is not None:
-            cluster.state.myself.repl_offset = self.offset
 
     # -- replica side -------------------------------------------------------------------------
 
@@ -374,7 +386,7 @@ class Replication:
         self.stop_link()
         self.master_host, self.master_port = host, port
         self.node.keyspace.is_replica = True
-        self.link_down_since = time.time()
+        self.link_down_since = 0.0  # never synced with this primary yet
         self._link_task = asyncio.get_running_loop().create_task(self._run_link())
 
     def stop(self) -> None:
@@ -386,7 +398,7 @@ class Replication:
         self.node.keyspace.is_replica = False
         self.replid2 = self.replid
         self.second_offset = self.offset + 1
-        self.replid = self.node.replid = os.urandom(20).hex()
+        self.replid = os.urandom(20).hex()
         self.stream_db = -1
         self.ensure_ping_task()
 
@@ -424,7 +436,7 @@ class Replication:
                 await self._sync_and_stream(self.master_host, self.master_port)
             except asyncio.CancelledError:
                 raise
-            except (OSError, EOFError, ValueError, rdb.RdbError, asyncio.IncompleteReadError) as err:
+            except (OSError, EOFError, ValueError, asyncio.IncompleteReadError) as err:  # RdbError is a ValueError
                 log.warning("Replication link with %s:%d: %s", self.master_host, self.master_port, err)
             except Exception:
                 log.exception("Replication link failed")
@@ -481,7 +493,7 @@ class Replication:
             new_replid = words[1].decode() if len(words) > 1 else self.replid
             if new_replid != self.replid:  # the primary changed history (a failover): follow it
                 self.replid2, self.second_offset = self.replid, self.offset + 1
-                self.replid = self.node.replid = new_replid
+                self.replid = new_replid
             log.info("Successful partial resynchronization with %s:%d", self.master_host, self.master_port)
         else:
             raise EOFError(f"unexpected reply to PSYNC: {reply!r}")
@@ -490,6 +502,8 @@ class Replication:
 
     def _load(self, payload: bytes, replid: str, offset: int) -> None:
         """A full sync: replace the dataset by the RDB, adopt the primary's history."""
+        from . import rdb  # rdb imports the command modules, which import us
+
         node = self.node
         parsed = rdb.load_rdb(payload, rdb.EncodingLimits.from_config(node.config))
         for db in node.keyspace.databases:
@@ -507,7 +521,7 @@ class Replication:
         for link in self.replicas:
             link.client.on_close()
         self.replicas = []
-        self.replid = node.replid = replid
+        self.replid = replid
         self.replid2, self.second_offset = "0" * 40, -1
         self.offset = offset
         self.backlog = bytearray()
@@ -541,7 +555,6 @@ class Replication:
                 if args:
                     process_command(client, args)
                 self.feed(raw)
-            self._publish_offset()
 
     def _send_ack(self) -> None:
         if self._writer is not None and not self._writer.is_closing():

@@ -202,3 +202,32 @@ def test_replicaof_is_refused_in_cluster_mode(tmp_path: Path) -> None:
         for port in (node.port, real):
             with RawClient(port) as client:
                 assert client.raw("REPLICAOF", "127.0.0.1", "1") == b"-ERR REPLICAOF not allowed in cluster mode.\r\n"
+
+
+def test_real_replica_continues_partially_and_blocking_pops_propagate_as_pops() -> None:
+    with node_in_thread() as primary, real_redis_server("--replicaof", "127.0.0.1", str(primary.port)) as replica:
+        wait_until(lambda: _synced(primary.port, replica), what="redis-server to sync from us")
+        with RawClient(primary.port) as waiter, RawClient(primary.port) as pusher:
+            waiter.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
+            wait_until(lambda: "blocked_clients:1" in pusher.call("INFO", "clients").decode())
+            pusher.call("RPUSH", "q", "a", "b")
+            assert waiter.read_reply()[0] == [b"q", b"a"]
+        wait_until(lambda: _synced(primary.port, replica))
+        assert _reads(replica, [("LRANGE", "q", "0", "-1")]) == [[b"b"]]
+        # Drop the link from our side: redis-server asks for PSYNC and gets +CONTINUE.
+        with RawClient(primary.port) as client:
+            replica_line = next(line for line in client.call("CLIENT", "LIST").decode().splitlines()
+                                if "cmd=replconf" in line or "cmd=psync" in line)  # fmt: skip
+            client.call("CLIENT", "KILL", "ID", replica_line.split()[0].split("=")[1])
+            client.call("SET", "after", "1")
+        wait_until(lambda: _synced(primary.port, replica), what="redis-server to resync")
+        assert (primary.replication.sync_full, primary.replication.sync_partial_ok) == (1, 1)
+        assert _reads(replica, [("GET", "after")]) == [b"1"]
+
+
+def test_wait_without_replicas_times_out_with_zero() -> None:
+    with node_in_thread() as node, RawClient(node.port) as client:
+        client.call("SET", "k", "v")
+        started = time.monotonic()
+        assert client.raw("WAIT", "1", "100") == b":0\r\n"
+        assert time.monotonic() - started >= 0.09

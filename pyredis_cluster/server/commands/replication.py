@@ -120,9 +120,7 @@ def wait(c: Client, args: list[bytes]) -> Any:
     timeout = parse_int(args[2], errors.TIMEOUT_NOT_INTEGER)
     if timeout < 0:
         raise CommandError(errors.TIMEOUT_NEGATIVE)
-    replication = node.replication
-    if replication is None:
-        return 0
+    replication = get_replication(node)
     # The offset this client's writes reach: everything fed so far (a slight
     # over-approximation of Redis's per-client woff, which only makes WAIT stricter).
     target = replication.offset

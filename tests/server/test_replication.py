@@ -1,0 +1,72 @@
+"""The replication stream a primary produces (server/replication.py), without sockets.
+
+The expected bytes are Redis 7.0's stream format: RESP multibulks, SELECT before the
+first command of a database, relative expiries made absolute, MULTI/EXEC around the
+commands of a transaction with more than one write.
+"""
+
+from __future__ import annotations
+
+from pyredis_cluster.server.dispatch import process_command
+from pyredis_cluster.server.node import Node
+from pyredis_cluster.server.replication import StreamParser, encode_command, get_replication
+
+
+def _stream(*commands: list[bytes]) -> tuple[list[list[bytes]], Node]:
+    node = Node()
+    replication = get_replication(node)
+    replication.ensure_backlog()
+    client = node.new_client(lambda data: None)
+    for command in commands:
+        process_command(client, command)
+    assert replication.backlog is not None
+    parser = StreamParser()
+    parser.feed(bytes(replication.backlog))
+    parsed = []
+    while (item := parser.next_command()) is not None:
+        parsed.append(item[0])
+    assert replication.offset == len(replication.backlog)
+    return parsed, node
+
+
+def test_writes_are_streamed_with_select_and_reads_are_not() -> None:
+    stream, _ = _stream([b"SET", b"a", b"1"], [b"GET", b"a"], [b"SELECT", b"2"], [b"INCR", b"n"], [b"DEL", b"missing"])
+    assert stream == [[b"SELECT", b"0"], [b"SET", b"a", b"1"], [b"SELECT", b"2"], [b"INCR", b"n"]]
+
+
+def test_relative_expiries_become_absolute() -> None:
+    stream, node = _stream([b"SET", b"a", b"1", b"EX", b"100"], [b"SETEX", b"b", b"50", b"v"],
+                           [b"EXPIRE", b"b", b"10"], [b"EXPIRE", b"b", b"-1"], [b"INCRBYFLOAT", b"f", b"1.5"])  # fmt: skip
+    db = node.keyspace[0]
+    assert stream[1][:3] == [b"SET", b"a", b"1"] and stream[1][3] == b"PXAT"
+    assert int(stream[1][4]) == db.get_expire(b"a")
+    assert stream[2][:4] == [b"SET", b"b", b"v", b"PXAT"]
+    assert stream[3][:2] == [b"PEXPIREAT", b"b"]
+    assert stream[4] == [b"DEL", b"b"]  # an expiry in the past deletes the key
+    assert stream[5] == [b"SET", b"f", b"1.5", b"KEEPTTL"]
+
+
+def test_transactions_are_wrapped_only_with_several_writes() -> None:
+    stream, _ = _stream([b"MULTI"], [b"SET", b"a", b"1"], [b"GET", b"a"], [b"EXEC"],
+                        [b"MULTI"], [b"SET", b"a", b"2"], [b"SADD", b"s", b"x"], [b"EXEC"])  # fmt: skip
+    assert stream == [[b"SELECT", b"0"], [b"SET", b"a", b"1"], [b"MULTI"], [b"SET", b"a", b"2"],
+                      [b"SADD", b"s", b"x"], [b"EXEC"]]  # fmt: skip
+
+
+def test_spop_is_streamed_as_srem_of_the_popped_members() -> None:
+    stream, node = _stream([b"SADD", b"s", b"x", b"y", b"z"], [b"SPOP", b"s", b"2"])
+    assert stream[2][:2] == [b"SREM", b"s"] and len(set(stream[2][2:])) == 2
+    reader = node.new_client(lambda data: None)
+    assert [process_command(reader, [b"SISMEMBER", b"s", member]) for member in stream[2][2:]] == [0, 0]
+    assert process_command(reader, [b"SCARD", b"s"]) == 1
+
+
+def test_stream_parser_splits_commands_and_keepalives() -> None:
+    parser = StreamParser()
+    data = b"\n" + encode_command([b"PING"]) + encode_command([b"SET", b"k", b"v\r\n"])
+    parser.feed(data[:7])
+    assert parser.next_command() == ([], b"\n")
+    assert parser.next_command() is None
+    parser.feed(data[7:])
+    assert parser.next_command() == ([b"PING"], encode_command([b"PING"]))
+    assert parser.next_command() == ([b"SET", b"k", b"v\r\n"], encode_command([b"SET", b"k", b"v\r\n"]))
