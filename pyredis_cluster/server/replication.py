@@ -162,6 +162,9 @@ class Replication:
         self.stream_db = -1  # the db the stream last SELECTed; -1: SELECT before the next command
         self._depth = 0  # nesting of dispatch.call (EXEC, scripts run commands inside a command)
         self._pending: list[tuple[int, list[bytes]]] = []
+        #: commands queued by calls nested in the running one (EXEC's, a script's): then
+        #: the outer command itself is not propagated, only its effects
+        self._nested_queued = 0
         self._waiters: list[tuple[Client, int, int]] = []  # WAIT: (client, offset, replicas)
         self._ping_task: asyncio.Task[None] | None = None
         self.sync_full = 0  # INFO stats sync_full / sync_partial_ok
@@ -261,14 +264,17 @@ class Replication:
             # A replica feeds its primary's stream verbatim; writes made locally on a
             # writable replica are not propagated (as in Redis 4.0+).
             return
-        nested_effects = self._depth == 0 and bool(self._pending)
+        queued = len(self._pending)
         if rewritten is not None:
             self._pending.extend((c.db.index, command) for command in rewritten)
-        elif changed and not nested_effects and type(reply) is not ErrorReply:
+        elif (changed or spec.name in _ALWAYS_PROPAGATED) and not (self._depth == 0 and self._nested_queued) and type(reply) is not ErrorReply:
             rewrite = _REWRITES.get(spec.name)
             commands = rewrite(c, args, reply) if rewrite is not None else [args]
             self._pending.extend((c.db.index, command) for command in commands)
-        if self._depth == 0 and self._pending:
+        if self._depth:
+            self._nested_queued += len(self._pending) - queued
+        elif self._pending:
+            self._nested_queued = 0
             pending, self._pending = self._pending, []
             wrap = len(pending) > 1
             if wrap:
@@ -727,6 +733,10 @@ def _rewrite_bzmpop(c: Client, args: list[bytes], reply: Any) -> list[list[bytes
     where = next((a.upper() for a in args if a.upper() in (b"MIN", b"MAX")), b"MIN")
     return [[b"ZPOPMIN" if where == b"MIN" else b"ZPOPMAX", key, b"%d" % len(elements)]]
 
+
+#: Propagated even when they changed nothing (7.0's forceCommandPropagation): a replica
+#: may hold keys the primary does not (a flush of an empty primary must reach it).
+_ALWAYS_PROPAGATED = frozenset({"flushall", "flushdb"})
 
 _REWRITES: dict[str, Any] = {
     "set": _rewrite_set,

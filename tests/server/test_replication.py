@@ -70,3 +70,24 @@ def test_stream_parser_splits_commands_and_keepalives() -> None:
     parser.feed(data[7:])
     assert parser.next_command() == ([b"PING"], encode_command([b"PING"]))
     assert parser.next_command() == ([b"SET", b"k", b"v\r\n"], encode_command([b"SET", b"k", b"v\r\n"]))
+
+
+def test_a_write_on_a_lazily_expired_key_streams_the_del_and_the_write() -> None:
+    node = Node()
+    replication = get_replication(node)
+    client = node.new_client(lambda data: None)
+    process_command(client, [b"SET", b"k", b"v", b"PX", b"1"])
+    node.keyspace[0].set_expire(b"k", 1)  # long past
+    replication.ensure_backlog()
+    process_command(client, [b"INCR", b"k"])  # finds k expired: DEL, then the INCR
+    parser = StreamParser()
+    parser.feed(bytes(replication.backlog or b""))
+    stream = []
+    while (item := parser.next_command()) is not None:
+        stream.append(item[0])
+    assert stream[-4:] == [[b"MULTI"], [b"DEL", b"k"], [b"INCR", b"k"], [b"EXEC"]]
+
+
+def test_flushes_are_streamed_even_when_nothing_was_deleted() -> None:
+    stream, _ = _stream([b"FLUSHALL"], [b"SET", b"b", b"1"], [b"FLUSHDB"], [b"FLUSHDB"], [b"FLUSHALL", b"BOGUS"])
+    assert stream == [[b"SELECT", b"0"], [b"FLUSHALL"], [b"SET", b"b", b"1"], [b"FLUSHDB"], [b"FLUSHDB"]]
