@@ -231,3 +231,16 @@ def test_wait_without_replicas_times_out_with_zero() -> None:
         started = time.monotonic()
         assert client.raw("WAIT", "1", "100") == b":0\r\n"
         assert time.monotonic() - started >= 0.09
+
+
+def test_role_matches_redis_server() -> None:
+    primary_options = ("--repl-diskless-sync-delay", "0")
+    with real_redis_server(*primary_options) as real_primary, real_redis_server() as real_replica, \
+            node_in_thread() as ours, RawClient(ours.port) as mine, RawClient(real_replica) as theirs:  # fmt: skip
+        assert mine.raw("ROLE") == theirs.raw("ROLE")  # a primary with no replicas
+        for client in (mine, theirs):
+            client.call("REPLICAOF", "127.0.0.1", str(real_primary))
+        wait_until(lambda: _info(ours.port).get("master_link_status") == "up")
+        wait_until(lambda: _info(real_replica).get("master_link_status") == "up")
+        wait_until(lambda: _info(real_replica)["slave_repl_offset"] == _info(ours.port)["slave_repl_offset"])
+        assert mine.raw("ROLE") == theirs.raw("ROLE")

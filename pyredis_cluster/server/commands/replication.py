@@ -130,3 +130,17 @@ def wait(c: Client, args: list[bytes]) -> Any:
     replication.add_waiter(c, target, wanted)
     deadline = node.keyspace.now_ms + timeout if timeout else 0
     return Blocked([], deadline, acked)
+
+
+@command("role", 1, "noscript loading stale fast", "@admin @dangerous", group="server", since="2.8.12",
+         summary="This node's role in replication, with its offsets and replicas or primary",
+         complexity="O(1)")  # fmt: skip
+def role(c: Client, args: list[bytes]) -> Any:
+    replication = get_replication(c.node)
+    if replication.master_host is not None:
+        state = b"connected" if replication.link_up else b"sync" if replication.sync_in_progress else b"connect"
+        return [b"slave", replication.master_host.encode(), replication.master_port, state,
+                replication.offset if replication.link_up else -1]  # fmt: skip
+    replicas = [[link.ip.encode(), b"%d" % link.port, b"%d" % link.ack_offset]
+                for link in replication.replicas if not link.client.killed]  # fmt: skip
+    return [b"master", replication.offset, replicas]
