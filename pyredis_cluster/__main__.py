@@ -57,8 +57,26 @@ async def serve(config: Config) -> int:
     from .server.node import Node
 
     configure_logging(config.loglevel, config.logfile)
+    loop = asyncio.get_running_loop()
+    # An error escaping a callback is logged like any other, never printed on stderr.
+    loop.set_exception_handler(lambda _loop, context: log.warning(
+        "Unexpected error in the event loop: %s", context.get("exception") or context.get("message")))
+    # Signals are handled before the node listens, as in Redis: a SIGTERM sent as soon
+    # as the first PING is answered must shut down cleanly, not kill the process.
+    stop = asyncio.Event()
+
+    def on_signal(name: str) -> None:
+        log.warning("Received %s scheduling shutdown...", name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        except (NotImplementedError, RuntimeError):
+            pass
     try:
         node = Node(config)
+        node.shutdown_requested = stop
         await node.start()
     except (OSError, ClusterConfigError) as err:
         log.warning("%s", err)  # Redis logs the reason and exits with status 1
@@ -67,22 +85,7 @@ async def serve(config: Config) -> int:
     log.info("Running mode=%s, port=%d.", mode, node.port)
     log.warning("Server initialized")
     log.info("Ready to accept connections")
-    loop = asyncio.get_running_loop()
-    # An error escaping a callback is logged like any other, never printed on stderr.
-    loop.set_exception_handler(lambda _loop, context: log.warning(
-        "Unexpected error in the event loop: %s", context.get("exception") or context.get("message")))
-
-    def on_signal(name: str) -> None:
-        log.warning("Received %s scheduling shutdown...", name)
-        node.request_shutdown()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, on_signal, sig.name)
-        except (NotImplementedError, RuntimeError):
-            pass
-    assert node.shutdown_requested is not None
-    await node.shutdown_requested.wait()
+    await stop.wait()
     log.warning("User requested shutdown...")
     await node.close()
     log.warning("%s is now ready to exit, bye bye...", "Redis")
