@@ -35,7 +35,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -46,6 +45,7 @@ from ..cluster.events import Event
 from ..cluster.nodes_conf import NodesConfError, load_nodes_conf
 from ..cluster.slots import key_hash_slot
 from ..cluster.state import ClusterHealth, ClusterSettings, ClusterState
+from ..cluster.views import preferred_endpoint
 from ..protocol.encoder import ErrorReply
 from . import errors
 from .cluster_routing import Route, SlotView, route
@@ -102,7 +102,8 @@ class ClusterSupport:
         if bus_port > 65535:
             # Redis fails the same way: it cannot listen on port + 10000.
             raise OSError(22, f"the cluster bus port {bus_port} (port + 10000) is out of range: set cluster-port")
-        # The bus listens first, so an ephemeral bus port is known before the core is built.
+        # The core is built with the configured bus port; an ephemeral one is told to it
+        # once the bus has bound it (below).
         self.bus = bus = ClusterBus(
             None,  # type: ignore[arg-type]  # set just below, once the ports are known
             config_path=self.config_path,
@@ -359,14 +360,6 @@ class ClusterSupport:
                     text = self.redirect_text(Route.MOVED, slot, owner)
             node.blocking.unblock_with_reply(c, ErrorReply(text))
 
-    # -- for INFO and tests ------------------------------------------------------------------
-
-    def slot_of(self, key: bytes) -> int:
-        return key_hash_slot(key)
-
-    def wall_ms(self) -> int:
-        return int(time.time() * 1000)
-
 
 def replication_progress(node: Node) -> tuple[int, int | None]:
     """The ONE place the cluster reads replication state: ``(offset, last_io_ms)``.
@@ -375,19 +368,13 @@ def replication_progress(node: Node) -> tuple[int, int | None]:
     ``last_io_ms``: on a replica, the Unix ms of the last interaction with its primary
     while the link is up, else when the link went down (0: never synced); None when
     unknown (the core then skips the data-age rule). Read from ``node.replication``
-    (server/replication.py) when it exists and offers these; else 0 and None.
+    (server/replication.py), which exists once the node has replicated or been replicated.
     """
-    replication: Any = getattr(node, "replication", None)
+    replication = node.replication
     if replication is None:
         return 0, None
-    offset = getattr(replication, "offset", 0)
-    last_io_ms = getattr(replication, "last_io_ms", None)
-    return (offset() if callable(offset) else int(offset or 0)), (
-        last_io_ms() if callable(last_io_ms) else last_io_ms
-    )
+    return replication.offset, replication.last_io_ms
 
 
 def _endpoint(node: Any, endpoint_type: str) -> str:
-    from ..cluster.views import preferred_endpoint
-
     return preferred_endpoint(node, endpoint_type) or ""
