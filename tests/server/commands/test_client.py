@@ -85,6 +85,9 @@ def test_client_kill_skipme(node: object) -> None:
 
 def test_client_kill_by_address_and_id(node: object) -> None:
     with RawClient(node.port) as me, RawClient(node.port) as a, RawClient(node.port) as b:  # type: ignore[attr-defined]
+        # A connect returns once the kernel has the connection, maybe before the node
+        # accepted it: a reply proves the node knows the client.
+        assert a.call("PING") == "PONG" and b.call("PING") == "PONG"
         a_addr = "127.0.0.1:%d" % a.sock.getsockname()[1]
         assert me.call("CLIENT", "KILL", a_addr) == "OK"
         assert a.is_closed()
