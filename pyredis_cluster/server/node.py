@@ -232,18 +232,7 @@ class Node:
 
     def unsubscribe_all(self, client: Client) -> None:
         """Drop every subscription of a client and stop its MONITOR (disconnect, RESET)."""
-        for table, names in (
-            (self.pubsub.channels, client.channels),
-            (self.pubsub.patterns, client.patterns),
-            (self.pubsub.shard_channels, client.shard_channels),
-        ):
-            for name in names:
-                subscribers = table.get(name)
-                if subscribers is not None:
-                    subscribers.pop(client, None)
-                    if not subscribers:
-                        del table[name]
-            names.clear()
+        self.pubsub.forget(client)
         if client in self.monitors:
             self.monitors.remove(client)
         client.is_monitor = False
