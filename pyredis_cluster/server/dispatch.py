@@ -37,6 +37,7 @@ from . import errors
 from .client import Blocked, Client
 from .command_table import CommandSpec, lookup
 from .eviction import perform_evictions
+from .extensions import find_extension
 
 if TYPE_CHECKING:
     pass
@@ -81,10 +82,9 @@ def _process_command(c: Client, args: list[bytes]) -> Any:
     node = c.node
     spec = resolve(args)
     if type(spec) is ErrorReply:
-        if args[0].lower() == b"pyredis.fault":  # the test double's command (testing/faults.py)
-            from ..testing.faults import fault_command
-
-            return fault_command(c, args)
+        extension = find_extension(args[0])  # PYREDIS.* commands, outside the table (extensions.py)
+        if extension is not None:
+            return extension(c, args)
         return _reject(c, _spec_for_stats(args), spec)
     assert isinstance(spec, CommandSpec)
     name = spec.name
