@@ -5,12 +5,13 @@ argument and/or ``--name value`` flags (flags win), the process stays in the
 foreground, logs to stdout (or ``logfile``), and shuts down cleanly on SIGINT/SIGTERM.
 Two flags are ours: ``--loop uvloop|asyncio`` picks the event loop (uvloop when it is
 installed), and ``--version``. ``python -m pyredis_cluster cluster start|stop|status``
-runs a local cluster of such processes (see localcluster.py).
+runs a local cluster of such processes (see localcluster.py); TOOLS lists every such tool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import signal
@@ -92,12 +93,21 @@ async def serve(config: Config) -> int:
     return 0
 
 
+#: first word -> (module, function(argv) -> exit code) of the tools that share this
+#: entry point; a first word not listed here is a config file or an option, as for
+#: redis-server. Imported only when used, so starting a node stays cheap.
+TOOLS: dict[str, tuple[str, str]] = {
+    "cluster": (".localcluster", "main"),  # cluster start|stop|status: a local cluster
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["cluster"]:  # the local-cluster tool: cluster start|stop|status
-        from .localcluster import main as cluster_main
-
-        return cluster_main(argv[1:])
+    tool = TOOLS.get(argv[0]) if argv else None
+    if tool is not None:  # a tool, not a node: `python -m pyredis_cluster cluster start ...`
+        module_name, function_name = tool
+        module = importlib.import_module(module_name, __package__)
+        return int(getattr(module, function_name)(argv[1:]))
     if argv[:1] in (["--version"], ["-v"]):
         print(f"Redis server v={REDIS_VERSION} sha=00000000:0 malloc=libc bits=64 build=pyredis_cluster-{__version__}")
         return 0
