@@ -122,11 +122,11 @@ def update_slots_config_with(
     dirty: list[int] = []  # slots lost by us while holding keys
     new_primary: ClusterNode | None = None
     migrated_our_slots = 0
-    for slot in slots:
+    # Only the claimed slots not already bound to the sender can change hands: a
+    # Python loop over all of a primary's ~5000 slots cost ~5 ms per changed PONG.
+    state.owner_not_claiming &= ~(slots.mask & sender.slots.mask)
+    for slot in SlotBitmap(slots.mask & ~sender.slots.mask):
         owner = state.slot_owner[slot]
-        if owner is sender:
-            state.owner_not_claiming &= ~(1 << slot)
-            continue
         if slot in state.importing_slots_from:
             continue  # an admin is moving it: only they close it
         if owner is None or state.owner_not_claiming >> slot & 1 or owner.config_epoch < sender_config_epoch:
@@ -181,9 +181,9 @@ def newer_slot_owner(
     state: ClusterState, sender: ClusterNode, sender_config_epoch: int, slots: SlotBitmap
 ) -> ClusterNode | None:
     """The first owner of a slot in ``slots`` whose config epoch beats the sender's."""
-    for slot in slots:
+    for slot in SlotBitmap(slots.mask & ~sender.slots.mask):  # the sender's own slots cannot be newer
         owner = state.slot_owner[slot]
-        if owner is sender or state._unclaimed(slot):
+        if state._unclaimed(slot):
             continue
         assert owner is not None
         if owner.config_epoch > sender_config_epoch:
