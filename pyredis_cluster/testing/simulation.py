@@ -33,6 +33,9 @@ parts of the clock, the event loop and the network:
   nothing is processed, bytes queue up), ``partition`` (groups that cannot talk),
   ``one_way_loss`` (a->b dropped, b->a fine), ``drop_rate`` (random loss) and
   ``heal``.
+* **Trace.** With ``trace=True`` every message a core sends or is handed, and every
+  event, is also recorded in ``sim.trace`` as a teaching-trace record
+  (cluster/trace.py), exactly as a running node writes them: same seed, same trace.
 
 Determinism: one heap ordered by (time, sequence number), dicts and lists only
 (no iteration over sets, whose order depends on PYTHONHASHSEED), and every random
@@ -81,6 +84,7 @@ from ..cluster.messages import Message, message_type_log_name
 from ..cluster.nodes import NodeFlags
 from ..cluster.nodes_conf import parse_nodes_conf
 from ..cluster.state import ClusterSettings, ClusterState
+from ..cluster.trace import Record, TraceRecorder
 
 DEFAULT_START_MS = 1_700_000_000_000  # a plausible Unix time: gossip carries pong times in seconds
 
@@ -165,6 +169,7 @@ class Simulation:
         hostnames: bool = False,
         trace_messages: bool = False,
         replication: bool = True,
+        trace: bool = False,
     ) -> None:
         self.seed = seed
         self.now = start_ms
@@ -175,6 +180,9 @@ class Simulation:
         self.events: list[Event] = []
         self.trace_messages = trace_messages
         self.messages: list[SimMessage] = []
+        #: The teaching trace (cluster/trace.py records) of every node, when ``trace`` is on.
+        self.trace: list[Record] = []
+        self.tracing = trace
         self._heap: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = 0
         self._conns: dict[int, _Conn] = {}
@@ -325,10 +333,15 @@ class Simulation:
     def _run(self, i: int, effects: list[Effect]) -> None:
         node = self.nodes[i]
         paused = False
+        tracer = self._tracer(i)
         for effect in effects:
             if isinstance(effect, Event):
                 self.events.append(effect)
+                if tracer is not None:
+                    tracer.event(effect)
             elif isinstance(effect, Send):
+                if tracer is not None:
+                    tracer.sent(effect)
                 self._send(i, effect.link_id, effect.message)
             elif isinstance(effect, Connect):
                 self._connect(i, effect)
@@ -350,6 +363,10 @@ class Simulation:
         if paused and node.writes_paused_until > self.now:
             # The "server" paused at once: acknowledge with the offset writes stopped at.
             self._run(i, node.state.writes_paused(node.repl_offset, self.now))
+
+    def _tracer(self, i: int) -> TraceRecorder | None:
+        """Node i's trace recorder (a new one each time: revive replaces the core)."""
+        return TraceRecorder(self.nodes[i].state, self.trace.append) if self.tracing else None
 
     def _call(self, i: int, fn: Callable[[], list[Effect]]) -> None:
         """Run ``fn`` on node i now, or queue it while the node is paused."""
@@ -554,6 +571,9 @@ class Simulation:
             if isinstance(item, DroppedPacket):
                 self._run(dst.node, node.state.handle_dropped(link, item.message_type, item.log, self.now))
             else:
+                tracer = self._tracer(dst.node)
+                if tracer is not None:
+                    tracer.received(link, item, self.now)
                 self._run(dst.node, node.state.handle_packet(link, item, self.now))
             if not dst.open:
                 return
