@@ -54,6 +54,7 @@ from .nodes_conf import write_nodes_conf_atomic
 
 if TYPE_CHECKING:
     from .state import ClusterState
+    from .trace import BusTracer
 
 log = logging.getLogger("pyredis_cluster")
 
@@ -116,7 +117,10 @@ class BusLink(asyncio.Protocol):
                     log.warning("%s", message.log)
                 bus.run(bus.state.handle_dropped(link_id, message.message_type, message.log, now_ms()))
             else:
-                bus.run(bus.state.handle_packet(link_id, message, now_ms()))
+                now = now_ms()
+                if bus.tracer is not None:  # the teaching trace: recorded before the core reacts
+                    bus.tracer.received(link_id, message, now)
+                bus.run(bus.state.handle_packet(link_id, message, now))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:
@@ -176,6 +180,9 @@ class ClusterBus:
         #: DEBUG DROP-CLUSTER-PACKET-FILTER: incoming messages for which this returns True are ignored.
         self.packet_filter: Callable[[Any], bool] | None = None
         self.paused = False  # DEBUG PAUSE-CRON
+        #: The teaching trace (cluster/trace.py, server/trace.py): told of every message
+        #: sent and received while tracing is on; None (one test per message) when off.
+        self.tracer: BusTracer | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -233,6 +240,8 @@ class ClusterBus:
         """Carry out the core's effects, in order."""
         for effect in effects:
             if isinstance(effect, Send):
+                if self.tracer is not None:
+                    self.tracer.sent(effect)
                 self._send(effect.link_id, encode(effect.message))
             elif isinstance(effect, Event):
                 self._log_event(effect)
