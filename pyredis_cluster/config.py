@@ -249,6 +249,11 @@ HIDDEN: dict[str, tuple[str, str]] = {
     # scripted errors for non-Python clients. Off by default, set only at start-up (it is
     # IMMUTABLE), hidden from CONFIG GET * so the option list stays Redis's.
     "enable-test-commands": ("bool", "no"),
+    # Ours: the teaching trace (server/trace.py, PYREDIS.TRACE), CONFIG SET-able. Records of
+    # every bus message and cluster event are appended to this file as JSON lines ("": no file)
+    # and/or published node-locally on the __pyredis__:trace channel.
+    "cluster-trace-file": ("str", ""),
+    "cluster-trace-channel": ("bool", "no"),
 }
 #: Options whose value is several words (CONFIG SET takes them as one argument).
 MULTI_ARG = frozenset({

@@ -301,12 +301,17 @@ class TraceRecorder:
     """Turns one core's traffic and events into records and hands them to ``emit``.
 
     It implements ``BusTracer`` for the bus, and ``event`` fits the event listeners
-    of ``server/cluster_node.py`` and the simulation's event stream.
+    of ``server/cluster_node.py`` and the simulation's event stream. ``core`` returns
+    the node's current ``ClusterState`` (a restart or the test harness may replace it).
     """
 
-    def __init__(self, state: ClusterState, emit: Callable[[Record], None]) -> None:
-        self.state = state
+    def __init__(self, core: Callable[[], ClusterState], emit: Callable[[Record], None]) -> None:
+        self.core = core
         self.emit = emit
+
+    @property
+    def state(self) -> ClusterState:
+        return self.core()
 
     def _my_addr(self) -> str:
         me = self.state.myself

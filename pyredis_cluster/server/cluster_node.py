@@ -46,6 +46,7 @@ from ..cluster.nodes_conf import NodesConfError, load_nodes_conf
 from ..cluster.slots import key_hash_slot
 from ..cluster.state import ClusterHealth, ClusterSettings, ClusterState
 from ..cluster.views import preferred_endpoint
+from ..config import ConfigError
 from ..protocol.encoder import ErrorReply
 from . import errors
 from .cluster_routing import Route, SlotView, route
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from .client import Client
     from .command_table import CommandSpec
     from .node import Node
+    from .trace import NodeTrace
 
 log = logging.getLogger("pyredis_cluster")
 
@@ -86,6 +88,7 @@ class ClusterSupport:
         self.listeners: list[Callable[[Event], None]] = []
         #: The CLIENT PAUSE object a manual failover's PauseWrites started (ResumeWrites ends it).
         self._failover_pause: Any = None
+        self._trace: NodeTrace | None = None  # the teaching trace, created on first use (tracing())
         self.config_path = os.path.abspath(node.config.cluster_config_file)
         try:
             self._loaded = load_nodes_conf(self.config_path, now_ms())
@@ -130,6 +133,11 @@ class ClusterSupport:
             self.state.myself.cport = config.cluster_announce_bus_port or bus.port
         node.cluster_router = self.route
         log.info("Cluster bus listening on port %d, node id %s", bus.port, self.state.myid)
+        if config.cluster_trace_file or config.cluster_trace_channel:
+            try:
+                self.tracing().apply_config()
+            except ConfigError as err:  # a trace must never keep a node from starting
+                log.warning("Teaching trace not started: %s", err)
 
     def settings(self, bus_port: int) -> ClusterSettings:
         config = self.node.config
@@ -155,8 +163,20 @@ class ClusterSupport:
         fresh.writable_delay = self.state.settings.writable_delay
         self.state.settings = fresh
         self.run(self.state.apply_settings(now_ms()))
+        if self._trace is not None or self.node.config.cluster_trace_file or self.node.config.cluster_trace_channel:
+            self.tracing().apply_config()  # cluster-trace-*: raises ConfigError, CONFIG SET then fails
+
+    def tracing(self) -> NodeTrace:
+        """The teaching trace's switch and targets (server/trace.py), created on first use."""
+        if self._trace is None:
+            from .trace import NodeTrace
+
+            self._trace = NodeTrace(self)
+        return self._trace
 
     async def close(self) -> None:
+        if self._trace is not None:
+            self._trace.close()
         if self.bus is not None:
             await self.bus.close()
 

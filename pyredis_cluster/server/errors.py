@@ -325,6 +325,29 @@ TEST_COMMANDS_DISABLED = (
 FAULT_SYNTAX = "ERR syntax error: PYREDIS.FAULT REPLY <kind> [KEY k|SLOT s|COMMAND name] [TIMES n] [TARGET host:port] | CLEAR | LIST"
 FAULT_UNKNOWN_KIND = "ERR unknown scripted reply '{}': MOVED ASK TRYAGAIN CLUSTERDOWN LOADING BUSY READONLY DROP"
 FAULT_NEEDS_TARGET = "ERR {} needs TARGET host:port"
+FAULT_UNKNOWN_ACTION = (
+    "ERR unknown PYREDIS.FAULT subcommand '{}': REPLY CLEAR LIST KILL PAUSE ISOLATE DROP DELAY SLOW CLOSE-CLIENTS HEAL"
+)
+#: PYREDIS.FAULT <action> with wrong arguments: the usage of that action.
+FAULT_USAGE = {
+    action: f"ERR wrong arguments: PYREDIS.FAULT {usage}"
+    for action, usage in {
+        "CLEAR": "CLEAR",
+        "LIST": "LIST",
+        "KILL": "KILL",
+        "PAUSE": "PAUSE <milliseconds > 0>",
+        "ISOLATE": "ISOLATE",
+        "DROP": "DROP <node-id> [IN|OUT|BOTH]",
+        "DELAY": "DELAY <node-id> <milliseconds > 0> [IN|OUT|BOTH]",
+        "SLOW": "SLOW <milliseconds> (0: not slow)",
+        "CLOSE-CLIENTS": "CLOSE-CLIENTS",
+        "HEAL": "HEAL",
+    }.items()
+}
+
+# -- teaching trace (server/trace.py: PYREDIS.TRACE) -------------------------------------
+TRACE_SYNTAX = "ERR syntax error: PYREDIS.TRACE ON [FILE path] [CHANNEL] | OFF [FILE] [CHANNEL] | STATUS"
+TRACE_FILE_FAILED = "can't open the trace file '{}': {}"  # a ConfigError reason (CONFIG SET) or after "ERR "
 
 # -- replication (server/replication.py, commands/replication.py) --
 REPLICAOF_CLUSTER = "ERR REPLICAOF not allowed in cluster mode."

@@ -23,6 +23,7 @@ Handler = Callable[[Any, list[bytes]], Any]
 #: lowercased command name -> "module:function" (imported lazily)
 EXTENSION_COMMANDS: dict[bytes, str] = {
     b"pyredis.fault": "pyredis_cluster.testing.faults:fault_command",
+    b"pyredis.trace": "pyredis_cluster.server.trace:trace_command",
 }
 
 _loaded: dict[bytes, Handler] = {}

@@ -182,7 +182,7 @@ class Simulation:
         self.messages: list[SimMessage] = []
         #: The teaching trace (cluster/trace.py records) of every node, when ``trace`` is on.
         self.trace: list[Record] = []
-        self.tracing = trace
+        self._tracers: list[TraceRecorder] | None = None  # one per node, made by the loop below
         self._heap: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = 0
         self._conns: dict[int, _Conn] = {}
@@ -207,6 +207,8 @@ class Simulation:
             node.nodes_conf = state.nodes_conf_text()  # a fresh node saves at once
             self.nodes.append(node)
             self._schedule_tick(node, first=True)
+        if trace:
+            self._tracers = [TraceRecorder(self._core_of(i), self.trace.append) for i in range(n_nodes)]
 
     # ------------------------------------------------------------------------
     # Accessors and predicates
@@ -364,9 +366,11 @@ class Simulation:
             # The "server" paused at once: acknowledge with the offset writes stopped at.
             self._run(i, node.state.writes_paused(node.repl_offset, self.now))
 
+    def _core_of(self, i: int) -> Callable[[], ClusterState]:
+        return lambda: self.nodes[i].state  # revive replaces the core
+
     def _tracer(self, i: int) -> TraceRecorder | None:
-        """Node i's trace recorder (a new one each time: revive replaces the core)."""
-        return TraceRecorder(self.nodes[i].state, self.trace.append) if self.tracing else None
+        return self._tracers[i] if self._tracers is not None else None
 
     def _call(self, i: int, fn: Callable[[], list[Effect]]) -> None:
         """Run ``fn`` on node i now, or queue it while the node is paused."""
