@@ -78,6 +78,7 @@ async def serve(config: Config) -> int:
     try:
         node = Node(config)
         node.shutdown_requested = stop
+        node.owns_process = True
         await node.start()
     except (OSError, ClusterConfigError) as err:
         log.warning("%s", err)  # Redis logs the reason and exits with status 1

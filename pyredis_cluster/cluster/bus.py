@@ -107,20 +107,9 @@ class BusLink(asyncio.Protocol):
                 return
             if message is NEED_DATA:
                 return
-            if bus.packet_filter is not None and bus.packet_filter(message):
-                # Redis counts the packet as received, logs, and drops it before it
-                # updates anything about the sender (not even its liveness).
-                bus.run(bus.state.handle_dropped(link_id, _message_type(message), DROP_FILTER_LOG, now_ms()))
-                continue
-            if isinstance(message, DroppedPacket):
-                if message.log:
-                    log.warning("%s", message.log)
-                bus.run(bus.state.handle_dropped(link_id, message.message_type, message.log, now_ms()))
-            else:
-                now = now_ms()
-                if bus.tracer is not None:  # the teaching trace: recorded before the core reacts
-                    bus.tracer.received(link_id, message, now)
-                bus.run(bus.state.handle_packet(link_id, message, now))
+            if bus.receive_hook is not None and bus.receive_hook(link_id, message):
+                continue  # the test double took it (dropped, or handed back later with receive)
+            bus.receive(link_id, message)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:
@@ -183,6 +172,11 @@ class ClusterBus:
         #: The teaching trace (cluster/trace.py, server/trace.py): told of every message
         #: sent and received while tracing is on; None (one test per message) when off.
         self.tracer: BusTracer | None = None
+        #: Network faults of the test double (testing/faults.py), None in production: each
+        #: sees a decoded incoming message / an encoded outgoing packet and returns True
+        #: when it took it (dropped it, or hands it back later with receive / write_now).
+        self.receive_hook: Callable[[LinkId, Any], bool] | None = None
+        self.send_hook: Callable[[LinkId, bytes], bool] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -280,7 +274,29 @@ class ClusterBus:
         if self.on_event is not None:
             self.on_event(event)
 
+    def receive(self, link_id: LinkId, message: Any) -> None:
+        """A decoded message from a link goes to the core (or is dropped, counted)."""
+        if self.packet_filter is not None and self.packet_filter(message):
+            # Redis counts the packet as received, logs, and drops it before it
+            # updates anything about the sender (not even its liveness).
+            self.run(self.state.handle_dropped(link_id, _message_type(message), DROP_FILTER_LOG, now_ms()))
+        elif isinstance(message, DroppedPacket):
+            if message.log:
+                log.warning("%s", message.log)
+            self.run(self.state.handle_dropped(link_id, message.message_type, message.log, now_ms()))
+        else:
+            now = now_ms()
+            if self.tracer is not None:  # the teaching trace: recorded before the core reacts
+                self.tracer.received(link_id, message, now)
+            self.run(self.state.handle_packet(link_id, message, now))
+
     def _send(self, link_id: LinkId, data: bytes) -> None:
+        if self.send_hook is not None and self.send_hook(link_id, data):
+            return  # the test double took it (dropped, or written later with write_now)
+        self.write_now(link_id, data)
+
+    def write_now(self, link_id: LinkId, data: bytes) -> None:
+        """Write an encoded packet on a link (queued while the link connects)."""
         link = self.links.get(link_id)
         if link is not None and link.transport is not None:
             link.write(data)

@@ -91,6 +91,9 @@ class Node:
         self.cron_paused = False  # DEBUG PAUSE-CRON
         #: Test double (testing/faults.py): scripted errors answered before routing; falsy = none.
         self.scripted_replies: Any = None
+        #: True when this node is the whole process (``python -m pyredis_cluster``): the test
+        #: double's PYREDIS.FAULT KILL then exits the process instead of closing the node.
+        self.owns_process = False
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Replication state (server/replication.py), made on first use; repl_feed is the
         #: same object once a backlog exists (dispatch.call propagates through it), else None.
