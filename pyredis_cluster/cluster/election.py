@@ -72,6 +72,17 @@ Deliberately weak
   applied at all; feed ``last_io_ms=0`` to reproduce a replica that never synced.
 * The "Currently unable to failover" log is rate-limited per ``ClusterState``
   (7.0: per process, a static variable).
+
+Deliberate differences from 7.0 (later fixed the same way in Valkey)
+-------------------------------------------------------------------
+7.0 never clears an attempt's fields once it is over. A replica that won, became a
+replica again (a manual failover back) and is asked to fail over within the retry
+time (4 s with node_timeout <= 1 s) finds its old attempt still "sent" with a
+majority of votes: it "wins" at once, with no new epoch, takes the slots with a
+stale config epoch, serves writes for a moment and is demoted again by an UPDATE,
+so writes acknowledged meanwhile are lost. Here an attempt is cleared
+(:func:`reset_election`) when it wins, and when an operator starts a manual
+failover (a fresh election, as the operator asked, not a leftover one).
 """
 
 from __future__ import annotations
@@ -345,8 +356,20 @@ def handle_replica_failover(state: ClusterState) -> None:
             me.config_epoch = e.auth_epoch
             state._event(EventName.EPOCH_BUMPED, old=old, new=me.config_epoch, reason="after successful failover")
         replace_primary(state)
+        reset_election(state, ElectionPhase.WON)  # its votes must never count again
     else:
         log_cant_failover(state, CantFailoverReason.WAITING_VOTES)
+
+
+def reset_election(state: ClusterState, phase: ElectionPhase = ElectionPhase.IDLE) -> None:
+    """Forget the current attempt: the next failover schedules a new one at once (see
+    "Deliberate differences" above). ``phase`` says why (WON, or IDLE for a fresh start)."""
+    e = state.election
+    e.auth_time = 0
+    e.auth_count = 0
+    e.auth_sent = False
+    e.voters = []
+    e.phase = phase
 
 
 def request_failover_auth(state: ClusterState) -> int:
@@ -476,5 +499,6 @@ __all__ = [
     "replace_primary",
     "replica_rank",
     "request_failover_auth",
+    "reset_election",
     "votes_needed",
 ]

@@ -168,6 +168,9 @@ def start(state: ClusterState, mode: ManualFailoverMode) -> None:
     primary = state.primary_of(me)
     assert primary is not None
     reset(state)
+    # A fresh election for this request, whatever a previous attempt left behind
+    # (election.py, "Deliberate differences from 7.0").
+    election.reset_election(state)
     mf = state.mf
     mf.end = state.now + CLUSTER_MF_TIMEOUT
     mf.mode = mode
