@@ -19,6 +19,17 @@ are queued, like Redis's link send buffer. Inbound connections are registered wi
 broken connection is reported with ``link_closed`` and the core reconnects on its
 own schedule.
 
+**Time** comes from the bus's ``clock`` (``pyredis_cluster/clock.py``): the wall clock
+by default, a scaled one with ``cluster-time-scale`` (the cron timer then fires every
+100 ms x scale of wall time), or a frozen one. **Step mode** (``freeze``, PYREDIS.CLOCK
+FREEZE): the timer stops and every decoded incoming message is *held* in ``held``
+instead of being handed to the core; ``advance(ms)`` moves the frozen time and runs
+the ticks that fall due (one per 100 ms of protocol time), ``step()`` hands the oldest
+held message to the core, ``resume()`` hands over all of them and lets time run again.
+Connections opening and closing are not held: only messages are. A ``connector``
+(testing/timecontrol.py) may replace TCP for outbound links: the deterministic harness
+carries the same bus bytes over in-memory transports.
+
 nodes.conf is written atomically (temp file, fsync, rename) whenever the core asks.
 If it cannot be written the node exits, as Redis does: a node that cannot persist
 its epochs and votes must not keep taking part in elections.
@@ -30,10 +41,13 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..clock import ProtocolClock
 from .codec import NEED_DATA, BusDecoder, BusFramingError, DroppedPacket, encode
+from .constants import CLUSTER_CRON_PERIOD
 from .effects import (
     CloseLink,
     Connect,
@@ -58,8 +72,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pyredis_cluster")
 
-#: Redis's clusterCron runs 10 times a second.
-TICK_SECONDS = 0.1
+#: Redis's clusterCron runs 10 times a second (of protocol time: see the clock).
+TICK_SECONDS = CLUSTER_CRON_PERIOD / 1000
+#: PYREDIS.CLOCK ADVANCE moves time by at most this much at once (an hour: 36,000 ticks).
+MAX_ADVANCE_MS = 3_600_000
 _LOG_LEVELS = {LogLevel.DEBUG: logging.DEBUG, LogLevel.VERBOSE: 15, LogLevel.NOTICE: logging.INFO,
                LogLevel.WARNING: logging.WARNING}  # fmt: skip
 
@@ -69,11 +85,26 @@ DROP_FILTER_LOG = "Dropping packet that matches debug drop filter"
 
 
 def now_ms() -> int:
+    """Wall time, Unix ms. A running node's core time is ``ClusterBus.now()`` (its clock)."""
     return int(time.time() * 1000)
 
 
 def _message_type(message: Any) -> int:
     return message.message_type if isinstance(message, DroppedPacket) else int(message.type)
+
+
+class HeldMessage(NamedTuple):
+    """An incoming message held by step mode, not yet handed to the core."""
+
+    seq: int  # arrival order on this node, from 1
+    link_id: LinkId
+    message: Any
+
+    def describe(self) -> str:
+        """``#3 PING from <sender id> (link 5)``; a packet the codec dropped says so."""
+        if isinstance(self.message, DroppedPacket):
+            return f"#{self.seq} undecodable packet of type {self.message.message_type} (link {self.link_id})"
+        return f"#{self.seq} {self.message.type.name} from {self.message.header.sender} (link {self.link_id})"
 
 
 class BusLink(asyncio.Protocol):
@@ -91,7 +122,7 @@ class BusLink(asyncio.Protocol):
         if self.link_id is None:  # inbound
             peer = transport.get_extra_info("peername") or ("", 0)
             local = transport.get_extra_info("sockname") or ("", 0)
-            self.link_id = self.bus.state.accept_link(str(peer[0]), str(local[0]), now_ms())
+            self.link_id = self.bus.state.accept_link(str(peer[0]), str(local[0]), self.bus.now())
             self.bus.links[self.link_id] = self
 
     def data_received(self, data: bytes) -> None:
@@ -144,8 +175,22 @@ class ClusterBus:
         drop_shard_channels: Callable[[tuple[int, ...]], None] | None = None,
         pause_writes: Callable[[int], None] | None = None,
         resume_writes: Callable[[], None] | None = None,
+        clock: ProtocolClock | None = None,
     ) -> None:
         self.state = state
+        #: The protocol's time (clock.py): every core call gets ``clock.now_ms()``.
+        self.clock = clock if clock is not None else ProtocolClock()
+        #: Step mode: messages that arrived while the clock is frozen, oldest first.
+        self.held: deque[HeldMessage] = deque()
+        self._held_seq = 0
+        self._last_tick_ms = self.clock.now_ms()  # core time of the last cron tick
+        self._running = asyncio.Event()  # set while the clock runs: the cron timer waits on it
+        if not self.clock.frozen:
+            self._running.set()
+        #: Opens outbound links instead of TCP (testing/timecontrol.py's in-memory network):
+        #: called with (bus, Connect); it later calls ``connected`` or ``connect_failed``.
+        self.connector: Callable[[ClusterBus, Connect], None] | None = None
+        self.closed = False
         self.config_path = config_path
         self.deliver_publish = deliver_publish
         self.delete_keys_in_slots = delete_keys_in_slots
@@ -195,6 +240,7 @@ class ClusterBus:
         self._ticker = self._loop.create_task(self._tick_forever())
 
     async def close(self) -> None:
+        self.closed = True
         if self._ticker is not None:
             self._ticker.cancel()
             try:
@@ -218,15 +264,76 @@ class ClusterBus:
 
     async def _tick_forever(self) -> None:
         while True:
-            await asyncio.sleep(TICK_SECONDS)
-            if self.paused:
+            await self._running.wait()  # step mode: no timer until the clock runs again
+            await asyncio.sleep(self.clock.tick_seconds)  # 100 ms of protocol time
+            if self.paused or self.clock.frozen:
                 continue
-            try:
-                self.run(self.state.tick(now_ms()))
-                if self.on_tick is not None:
-                    self.on_tick()
-            except Exception:  # the bus must survive a bug in one tick
-                log.exception("error in cluster cron")
+            self.tick()
+
+    def tick(self) -> None:
+        """One cluster cron tick at the clock's time: the core's, then the server's part."""
+        self._last_tick_ms = now = self.now()
+        try:
+            self.run(self.state.tick(now))
+            if self.on_tick is not None:
+                self.on_tick()
+        except Exception:  # the bus must survive a bug in one tick
+            log.exception("error in cluster cron")
+
+    # -- time and step mode (clock.py) ---------------------------------------------------
+
+    def now(self) -> int:
+        """The protocol time, Unix ms, as every call into the core gets it."""
+        return self.clock.now_ms()
+
+    def set_time_scale(self, factor: float) -> None:
+        """cluster-time-scale: protocol timers run ``factor`` times slower from now on."""
+        self.clock.set_scale(factor)
+
+    def freeze(self) -> None:
+        """Step mode: time stops, incoming messages are held (see the module docstring)."""
+        self.clock.freeze()
+        self._running.clear()
+
+    def resume(self) -> int:
+        """Leave step mode: hand every held message to the core, in order, then let time
+        run (scaled) from the frozen reading. Returns how many messages were handed over."""
+        delivered = 0
+        while self.held:
+            self.step()
+            delivered += 1
+        self.clock.resume()
+        self._running.set()
+        return delivered
+
+    def advance(self, ms: int) -> int:
+        """Step mode: move the frozen time ``ms`` forward, running each cron tick that falls
+        due (100 ms of protocol time after the previous one); returns how many ran. A node
+        whose cron is paused (DEBUG PAUSE-CRON, a paused test node) sees time pass, no tick."""
+        if not self.clock.frozen:
+            raise ValueError("the clock is running: freeze it first")
+        if not 0 <= ms <= MAX_ADVANCE_MS:
+            raise ValueError(f"time advances by 0 to {MAX_ADVANCE_MS} ms at once")
+        target = self.now() + ms
+        ticks = 0
+        while (due := self._last_tick_ms + CLUSTER_CRON_PERIOD) <= target:
+            self.clock.advance(max(0, due - self.now()))
+            if self.paused:
+                self._last_tick_ms = due
+            else:
+                self.tick()
+                ticks += 1
+        self.clock.advance(target - self.now())
+        return ticks
+
+    def step(self) -> HeldMessage | None:
+        """Step mode: hand the oldest held message to the core (None if nothing is held).
+        A message whose link has closed meanwhile is ignored by the core, as it would be."""
+        if not self.held:
+            return None
+        held = self.held.popleft()
+        self.deliver(held.link_id, held.message)
+        return held
 
     # -- effects ---------------------------------------------------------------------------
 
@@ -275,17 +382,25 @@ class ClusterBus:
             self.on_event(event)
 
     def receive(self, link_id: LinkId, message: Any) -> None:
-        """A decoded message from a link goes to the core (or is dropped, counted)."""
+        """A decoded message from a link: held in step mode, else handed to the core."""
+        if self.clock.frozen:
+            self._held_seq += 1
+            self.held.append(HeldMessage(self._held_seq, link_id, message))
+        else:
+            self.deliver(link_id, message)
+
+    def deliver(self, link_id: LinkId, message: Any) -> None:
+        """Hand a decoded message to the core (or drop it, counted)."""
         if self.packet_filter is not None and self.packet_filter(message):
             # Redis counts the packet as received, logs, and drops it before it
             # updates anything about the sender (not even its liveness).
-            self.run(self.state.handle_dropped(link_id, _message_type(message), DROP_FILTER_LOG, now_ms()))
+            self.run(self.state.handle_dropped(link_id, _message_type(message), DROP_FILTER_LOG, self.now()))
         elif isinstance(message, DroppedPacket):
             if message.log:
                 log.warning("%s", message.log)
-            self.run(self.state.handle_dropped(link_id, message.message_type, message.log, now_ms()))
+            self.run(self.state.handle_dropped(link_id, message.message_type, message.log, self.now()))
         else:
-            now = now_ms()
+            now = self.now()
             if self.tracer is not None:  # the teaching trace: recorded before the core reacts
                 self.tracer.received(link_id, message, now)
             self.run(self.state.handle_packet(link_id, message, now))
@@ -306,6 +421,9 @@ class ClusterBus:
     def _connect(self, effect: Connect) -> None:
         assert self._loop is not None
         self._pending[effect.link_id] = []
+        if self.connector is not None:
+            self.connector(self, effect)
+            return
         task = self._loop.create_task(self._open(effect))
         self._connecting.add(task)
         task.add_done_callback(self._connecting.discard)
@@ -318,17 +436,25 @@ class ClusterBus:
                 timeout=max(1.0, self.state.node_timeout / 1000),
             )
         except (TimeoutError, OSError):
-            if self._pending.pop(link_id, None) is not None:
-                self.run(self.state.link_closed(link_id, now_ms(), connect_failed=True))
+            self.connect_failed(link_id)
             return
+        self.connected(link_id, protocol)  # type: ignore[arg-type]
+
+    def connect_failed(self, link_id: LinkId) -> None:
+        """An outbound connect failed (refused, timed out)."""
+        if self._pending.pop(link_id, None) is not None:
+            self.run(self.state.link_closed(link_id, self.now(), connect_failed=True))
+
+    def connected(self, link_id: LinkId, protocol: BusLink) -> None:
+        """An outbound connect completed: register the link, tell the core, send what waited."""
         if link_id not in self._pending:  # the core closed the link while we were connecting
             protocol.close()
             return
-        self.links[link_id] = protocol  # type: ignore[assignment]
+        self.links[link_id] = protocol
         queued = self._pending.pop(link_id)
-        self.run(self.state.link_connected(link_id, now_ms()))
+        self.run(self.state.link_connected(link_id, self.now()))
         for data in queued:
-            protocol.write(data)  # type: ignore[attr-defined]
+            protocol.write(data)
 
     def drop_link(self, link_id: LinkId, *, report: bool) -> None:
         """Close a link; ``report`` tells the core (when the bus, not the core, decided)."""
@@ -337,12 +463,12 @@ class ClusterBus:
         if link is not None:
             link.close()
         if report:
-            self.run(self.state.link_closed(link_id, now_ms()))
+            self.run(self.state.link_closed(link_id, self.now()))
 
     def link_lost(self, link_id: LinkId) -> None:
         """The peer closed the connection (or it broke)."""
         if self.links.pop(link_id, None) is not None:
-            self.run(self.state.link_closed(link_id, now_ms()))
+            self.run(self.state.link_closed(link_id, self.now()))
 
     def pending_bytes(self, link_id: LinkId) -> int | None:
         """Bytes waiting to be written on a link (CLUSTER LINKS); None while it connects."""
