@@ -254,6 +254,9 @@ HIDDEN: dict[str, tuple[str, str]] = {
     # and/or published node-locally on the __pyredis__:trace channel.
     "cluster-trace-file": ("str", ""),
     "cluster-trace-channel": ("bool", "no"),
+    # Ours: the cluster protocol's time scale (pyredis_cluster/clock.py), CONFIG SET-able.
+    # 10: every protocol timer takes 10x longer in wall time (slow motion); 0.1: 10x faster.
+    "cluster-time-scale": ("special", "1"),
 }
 #: Options whose value is several words (CONFIG SET takes them as one argument).
 MULTI_ARG = frozenset({
@@ -575,6 +578,24 @@ _SPECIAL_PARSERS: dict[str, Any] = {
     "replicaof": _parse_replicaof,
     "proc-title-template": _parse_title_template,
 }
+
+
+def _parse_time_scale(words: list[str]) -> str:
+    """cluster-time-scale: a factor between clock.MIN_TIME_SCALE and MAX_TIME_SCALE, kept
+    as its shortest text ("10", "0.1"); the cluster support reads it with float()."""
+    from .clock import MAX_TIME_SCALE, MIN_TIME_SCALE
+
+    try:
+        factor = float(words[0])
+    except ValueError:
+        raise ConfigError("argument couldn't be parsed into a number") from None
+    if not MIN_TIME_SCALE <= factor <= MAX_TIME_SCALE:  # also refuses nan and inf
+        raise ConfigError(f"argument must be between {MIN_TIME_SCALE:g} and {MAX_TIME_SCALE:g} inclusive")
+    text = repr(factor)
+    return text[:-2] if text.endswith(".0") else text
+
+
+_SPECIAL_PARSERS["cluster-time-scale"] = _parse_time_scale
 
 
 def format_value(option: Option, value: Any) -> str:

@@ -28,6 +28,14 @@ from the server, all here:
 * **Role changes.** ``ReplicationChanged``: replicate from the new primary, or (after a
   promotion) stop replicating and keep the data; through ``Node.start_replication`` /
   ``Node.stop_replication`` when the node has them.
+
+**Time.** The core runs on ``self.clock`` (pyredis_cluster/clock.py: wall time, scaled by
+``cluster-time-scale``, or frozen in step mode); the server lives on wall time. The two
+places where a time crosses over convert it: the manual failover's write pause "until
+core time T" ends at the wall time the clock will read T (never on its own while frozen:
+the core's ``ResumeWrites`` ends it), and the replication link's last interaction, a
+wall time, is given to the core in core time. The test harness may replace ``clock``,
+``rng`` (node id, random picks, election delays) and ``bus_connector`` before ``start``.
 """
 
 from __future__ import annotations
@@ -35,12 +43,14 @@ from __future__ import annotations
 import logging
 import os
 import random
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..cluster.bus import ClusterBus, now_ms
-from ..cluster.effects import ReplicationChanged
+from ..clock import ProtocolClock, ScaledClock
+from ..cluster.bus import ClusterBus
+from ..cluster.effects import Connect, ReplicationChanged
 from ..cluster.events import Event
 from ..cluster.nodes_conf import NodesConfError, load_nodes_conf
 from ..cluster.slots import key_hash_slot
@@ -60,6 +70,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("pyredis_cluster")
 
 CLUSTER_PORT_INCR = 10000
+#: A manual failover's write pause while the protocol clock is frozen has no wall-time end
+#: of its own (the core's ResumeWrites ends it); this bounds it all the same.
+FROZEN_PAUSE_SECONDS = 24 * 3600
 
 
 class ClusterConfigError(Exception):
@@ -89,9 +102,14 @@ class ClusterSupport:
         #: The CLIENT PAUSE object a manual failover's PauseWrites started (ResumeWrites ends it).
         self._failover_pause: Any = None
         self._trace: NodeTrace | None = None  # the teaching trace, created on first use (tracing())
+        #: The protocol's time, and the core's randomness (a test harness may seed it).
+        self.clock = ProtocolClock(ScaledClock(float(node.config.cluster_time_scale)))
+        self.rng = random.Random()
+        #: Replaces TCP for outbound bus links when set (testing/timecontrol.py).
+        self.bus_connector: Callable[[ClusterBus, Connect], None] | None = None
         self.config_path = os.path.abspath(node.config.cluster_config_file)
         try:
-            self._loaded = load_nodes_conf(self.config_path, now_ms())
+            self._loaded = load_nodes_conf(self.config_path, self.now())
         except NodesConfError as err:
             raise ClusterConfigError(str(err)) from None
         except OSError as err:
@@ -119,11 +137,13 @@ class ClusterSupport:
             drop_shard_channels=self._drop_shard_channels,
             pause_writes=self._pause_writes,
             resume_writes=self._resume_writes,
+            clock=self.clock,
         )
+        bus.connector = self.bus_connector
         bus.state = self.state = ClusterState(
             self.settings(bus_port or 0),
-            now_ms=now_ms(),
-            rng=random.Random(),
+            now_ms=self.now(),
+            rng=self.rng,
             config=self._loaded,
             keyspace=_SlotKeys(node),
         )
@@ -162,7 +182,10 @@ class ClusterSupport:
         fresh = self.settings(self.bus.port)
         fresh.writable_delay = self.state.settings.writable_delay
         self.state.settings = fresh
-        self.run(self.state.apply_settings(now_ms()))
+        scale = float(self.node.config.cluster_time_scale)
+        if scale != self.clock.scale:
+            self.bus.set_time_scale(scale)  # re-based: the protocol time stays continuous
+        self.run(self.state.apply_settings(self.now()))
         if self._trace is not None or self.node.config.cluster_trace_file or self.node.config.cluster_trace_channel:
             self.tracing().apply_config()  # cluster-trace-*: raises ConfigError, CONFIG SET then fails
 
@@ -173,6 +196,10 @@ class ClusterSupport:
 
             self._trace = NodeTrace(self)
         return self._trace
+
+    def now(self) -> int:
+        """The protocol time (Unix ms) every call into the core gets."""
+        return self.clock.now_ms()
 
     async def close(self) -> None:
         if self._trace is not None:
@@ -222,7 +249,9 @@ class ClusterSupport:
         """Tell the core our replication offset and our primary's last sign of life."""
         assert self.state is not None
         offset, last_io_ms = replication_progress(self.node)
-        self.run(self.state.set_replication_info(offset, last_io_ms, now_ms()))
+        if last_io_ms:  # a wall time (0: never synced, None: unknown, both kept as they are)
+            last_io_ms = self.clock.core_ms_at(last_io_ms)
+        self.run(self.state.set_replication_info(offset, last_io_ms, self.now()))
 
     def _pause_writes(self, until_ms: int) -> None:
         """Manual failover, primary side: hold write commands like CLIENT PAUSE WRITE, then
@@ -232,11 +261,13 @@ class ClusterSupport:
         node = self.node
         if node.client_pause is None:
             node.client_pause = ClientPause(node)
-        node.client_pause.pause(until_ms / 1000, False)
+        wall_until_ms = self.clock.wall_ms_at(until_ms)  # until_ms is protocol time
+        until = time.time() + FROZEN_PAUSE_SECONDS if wall_until_ms is None else wall_until_ms / 1000
+        node.client_pause.pause(until, False)
         self._failover_pause = node.client_pause
         assert self.state is not None
         offset, _ = replication_progress(node)
-        self.run(self.state.writes_paused(offset, now_ms()))
+        self.run(self.state.writes_paused(offset, self.now()))
 
     def _resume_writes(self) -> None:
         """The manual failover ended: lift the pause it started (if it still runs)."""
@@ -270,7 +301,7 @@ class ClusterSupport:
     def broadcast_publish(self, channel: bytes, message: bytes, sharded: bool = False) -> None:
         """Send a PUBLISH (or sharded PUBLISH) to the other nodes over the bus."""
         assert self.state is not None
-        self.run(self.state.build_publish(channel, message, now_ms(), sharded=sharded))
+        self.run(self.state.build_publish(channel, message, self.now(), sharded=sharded))
 
     # -- the routing gate --------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...cluster.bus import now_ms
 from ...cluster.slots import SLOT_COUNT, key_hash_slot
 from ...cluster.state import ERR_SETSLOT_SYNTAX, ClusterAdminError, ClusterState
 from ...cluster.views import (
@@ -50,7 +49,7 @@ def _apply(c: Client, operation: Any, *args: Any) -> Any:
     """Run an admin operation of the core; its refusal becomes the error reply."""
     support = _cluster(c)
     try:
-        effects = operation(*args, now_ms())
+        effects = operation(*args, support.now())  # the protocol clock (clock.py)
     except ClusterAdminError as err:
         raise CommandError(err.reply) from None
     support.run(effects)
@@ -258,7 +257,7 @@ def cluster_set_config_epoch(c: Client, args: list[bytes]) -> Any:
          complexity="O(1)")  # fmt: skip
 def cluster_bumpepoch(c: Client, args: list[bytes]) -> Any:
     support = _cluster(c)
-    bumped, effects = support.state.bumpepoch(now_ms())
+    bumped, effects = support.state.bumpepoch(support.now())
     support.run(effects)
     return Status(f"{'BUMPED' if bumped else 'STILL'} {support.state.myself.config_epoch}")
 
@@ -268,7 +267,7 @@ def cluster_bumpepoch(c: Client, args: list[bytes]) -> Any:
          complexity="O(N) where N is the number of failure reports")  # fmt: skip
 def cluster_count_failure_reports(c: Client, args: list[bytes]) -> Any:
     try:
-        return _state(c).count_failure_reports(args[2].decode("utf-8", "replace"), now_ms())
+        return _state(c).count_failure_reports(args[2].decode("utf-8", "replace"), _cluster(c).now())
     except ClusterAdminError as err:
         raise CommandError(err.reply) from None
 
