@@ -397,6 +397,9 @@ class Printer:
     def emit(self, record: Record) -> None:
         if self.done:
             return
+        if record["kind"] == "notice":
+            self.notice(record["node"], record["text"])
+            return
         if self.as_json:
             self.formatter.learn_record(record)
             options = self.formatter.options
@@ -420,7 +423,8 @@ class Printer:
             self.out.flush()
 
 
-async def run(args: argparse.Namespace, out: TextIO) -> int:
+async def run(args: argparse.Namespace, out: TextIO, stop: asyncio.Event | None = None) -> int:
+    """Follow the nodes until ``--count``/``--duration``, SIGINT/SIGTERM, or ``stop`` is set."""
     peers = await discover(args.host, args.port, args.only, args.timeout)
     color = args.color == "always" or (args.color == "auto" and out.isatty() and "NO_COLOR" not in os.environ)
     options = FormatOptions(chatter=args.chatter, events_only=args.events_only, color=color, only=args.only)
@@ -458,11 +462,13 @@ async def run(args: argparse.Namespace, out: TextIO) -> int:
 
     readers = [asyncio.create_task(read(item)) for item in followed]
     deadline = time.monotonic() + args.duration if args.duration is not None else None
-    stop = asyncio.Event()  # Ctrl-C or SIGTERM: stop reading, flush, switch the trace off
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    if stop is None:  # the command line: Ctrl-C or SIGTERM stop reading, flush, switch the trace off
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+    latest_t = 0  # a closed connection is told at the time of the latest record seen
     try:
         while not printer.done and not stop.is_set():
             now = time.monotonic()
@@ -472,9 +478,10 @@ async def run(args: argparse.Namespace, out: TextIO) -> int:
             try:
                 item, record = await asyncio.wait_for(queue.get(), wait)
                 if record is None:
-                    printer.notice(item.peer.node_id, "its trace connection closed")
-                else:
-                    merger.push(record, time.monotonic())
+                    record = {"kind": "notice", "t": latest_t, "node": item.peer.node_id,
+                              "text": "its trace connection closed"}  # fmt: skip
+                latest_t = max(latest_t, record["t"])
+                merger.push(record, time.monotonic())
             except TimeoutError:
                 pass
             for ready in merger.ready(time.monotonic()):
