@@ -76,8 +76,28 @@ from ..cluster.slots import EMPTY_SLOTS, SlotBitmap
 from ..cluster.state import ClusterHealth, ClusterState
 from ..layout import Layout
 from ..server.node import Node
-from .faults import ClusterFaults, ScriptedRule, clear_scripted_replies, script_reply
+from .faults import (
+    ClusterFaults,
+    ScriptedRule,
+    clear_scripted_replies,
+    faults_of,
+    node_id,
+    script_reply,
+    wait_until,
+)
 from .threaded import make_config
+from .topology import (
+    EventLog,
+    NodeView,
+    SlotMove,
+    TopologyError,
+    call,
+    failover,
+    move_slots,
+    view,
+    wait_until_agree,
+    wait_until_slot_owner,
+)
 
 __all__ = ["ClusterNotReady", "LocalCluster", "ThreadedCluster", "cluster_in_thread", "measure_startup", "print_startup_times",
            "start_cluster"]  # fmt: skip
@@ -104,16 +124,19 @@ def _core(node: Node) -> ClusterState:
     return node.cluster.state
 
 
-def not_ready_reason(nodes: list[Node]) -> str | None:
-    """Why the cluster is not ready yet (see the module docstring), or None if it is."""
+def not_ready_reason(nodes: list[Node], of: list[Node] | None = None) -> str | None:
+    """Why the cluster is not ready yet (see the module docstring), or None if it is.
+    ``of``: the cluster's running nodes when only some of them (``nodes``) are checked."""
+    members = nodes if of is None else of
+    member_ids = {_core(node).myid for node in members}
     for node in nodes:
         state = _core(node)
         if state.state is not ClusterHealth.OK:
             return f"node {node.port} says cluster_state:fail"
-        if len(state.nodes) != len(nodes):
+        if of is None and len(state.nodes) != len(nodes):
             return f"node {node.port} knows {len(state.nodes)} nodes, not {len(nodes)}"
         for peer in state.nodes.values():
-            if peer is state.myself:
+            if peer is state.myself or peer.name not in member_ids:
                 continue
             if peer.flags & _UNHEALTHY:
                 return f"node {node.port} sees {peer.port} as {peer.flag_words}"
@@ -125,13 +148,22 @@ def not_ready_reason(nodes: list[Node]) -> str | None:
 class LocalCluster:
     """Nodes of one cluster, all in the running event loop (see the module docstring)."""
 
-    def __init__(self, nodes: list[Node], layout: Layout, directory: str) -> None:
+    def __init__(self, nodes: list[Node], layout: Layout, directory: str, options: dict[str, Any] | None = None,
+                 writable_delay: int = 0) -> None:  # fmt: skip
         self.nodes = nodes
         self.layout = layout
         self.directory = directory  # the nodes' nodes.conf files, removed by close()
+        #: Config options of every node (add_node and restart build nodes with them).
+        self.options = options or {}
+        self.writable_delay = writable_delay
         self._closed = False
+        self._removed: list[Node] = []  # closed by remove_node, no longer in nodes
         #: Faults applied to the nodes (faults.py); also reachable as cluster.kill(node)...
         self.faults = ClusterFaults(nodes)
+        #: Every node's cluster events from start-up on (topology.py: wait_for_event).
+        self.events = EventLog()
+        for node in nodes:
+            self.events.attach(node)
 
     # -- topology, live (it changes after a failover) -----------------------------------
 
@@ -171,9 +203,10 @@ class LocalCluster:
         """Close ``node`` as if its process died (both ports, every link); it stays dead."""
         await self.faults.kill(node)
 
-    def pause(self, node: Node) -> None:
-        """Stop ``node`` answering on both ports (SIGSTOP-like) until :meth:`resume`."""
-        self.faults.pause(node)
+    def pause(self, node: Node, ms: int | None = None) -> None:
+        """Stop ``node`` answering on both ports (SIGSTOP-like) until :meth:`resume`
+        (or for ``ms`` milliseconds)."""
+        self.faults.pause(node, None if ms is None else ms / 1000)
 
     def resume(self, node: Node) -> None:
         self.faults.resume(node)
@@ -190,8 +223,12 @@ class LocalCluster:
         """One-way: ``dst`` ignores ``src``'s bus packets."""
         self.faults.drop(src, dst)
 
+    def delay(self, src: Node, dst: Node, ms: int) -> None:
+        """One-way: ``src``'s bus packets reach ``dst`` ``ms`` milliseconds late, in order."""
+        self.faults.delay(src, dst, ms / 1000)
+
     def heal(self) -> None:
-        """Undo every isolate/partition/drop."""
+        """Undo every isolate/partition/drop/delay (delayed packets are delivered at once)."""
         self.faults.heal()
 
     def slow(self, node: Node, seconds: float) -> None:
@@ -221,6 +258,121 @@ class LocalCluster:
         """Until no other live node flags ``node`` PFAIL or FAIL."""
         await self.faults.wait_for_healthy(node, timeout=timeout)
 
+    async def wait_until_failed_everywhere(self, node: Node, timeout: float = 5.0) -> None:
+        """Until every other live node flags ``node`` FAIL (WaitTimeout says who did not)."""
+        await self.faults.wait_for_fail(node, timeout=timeout)
+
+    # -- topology on cue and observation (topology.py) -------------------------------------------
+
+    async def failover(self, primary: Node, mode: str = "auto", *, replica: Node | None = None,
+                       timeout: float = 10.0) -> Node:  # fmt: skip
+        """A real failover of ``primary``; returns the new primary once every node agrees.
+
+        ``manual``/``force``/``takeover``: CLUSTER FAILOVER [FORCE|TAKEOVER] on ``replica``
+        (default: its first replica). ``auto``: the primary is paused until a replica wins
+        the election (takes node_timeout plus the election delay), then resumed.
+        """
+        return await failover(self.nodes, primary, mode, replica=replica, timeout=timeout)
+
+    async def move_slots(self, slots: int | range | list[int], to_node: Node, *, stop_half_way: bool = False,
+                         timeout: float = 10.0) -> SlotMove:  # fmt: skip
+        """A real migration of ``slots`` (with their keys) to ``to_node``; ``stop_half_way``
+        leaves each slot migrating/importing with half its keys moved (``await move.finish()``)."""
+        return await move_slots(self.nodes, slots, to_node, stop_half_way=stop_half_way, timeout=timeout)
+
+    async def wait_until_agree(self, timeout: float = 10.0) -> None:
+        """Until every live node has the same slot map, config epochs and roles."""
+        await wait_until_agree(self.nodes, timeout)
+
+    async def wait_until_slot_owner(self, slot: int, node: Node, timeout: float = 10.0) -> None:
+        """Until every live node says ``slot`` belongs to ``node``."""
+        await wait_until_slot_owner(self.nodes, slot, node, timeout)
+
+    def view(self, node: Node) -> NodeView:
+        """``node``'s slot map, epochs, flags and keys, read directly."""
+        return view(node)
+
+    def event_mark(self) -> int:
+        """A position in the event stream: ``wait_for_event(..., after=mark)`` ignores older events."""
+        return self.events.mark()
+
+    async def wait_for_event(self, name: str, where: Any = None, *, node: Node | None = None, after: int = 0,
+                             timeout: float = 5.0) -> Any:  # fmt: skip
+        """The first cluster event ``name`` (cluster/events.py) whose fields match ``where``
+        (a dict, a Node standing for its id; or a predicate), from ``node`` (default: any),
+        since ``after`` (default: start-up). WaitTimeout says what came instead."""
+        return await self.events.wait_for(name, where, node=node, after=after, timeout=timeout)
+
+    async def add_node(self, primary: bool = True, replica_of: Node | None = None, timeout: float = 10.0) -> Node:
+        """Start a node with the cluster's options, MEET it in, and (``replica_of``) make it
+        a replica with CLUSTER REPLICATE; returns it once every node agrees."""
+        if replica_of is None and not primary:
+            raise ValueError("add_node needs primary=True or replica_of=<a primary>")
+        node = self._new_node(f"{self.directory}/nodes-{len(self.nodes) + len(self._removed)}.conf")
+        await node.start()
+        self._lift_writable_delay(node)
+        self.nodes.append(node)
+        contact = next(n for n in self.nodes if n is not node and self.faults.is_alive(n))
+        assert contact.cluster is not None and contact.cluster.bus is not None
+        await call(node, "CLUSTER", "MEET", HOST, contact.port, contact.cluster.bus.port)
+        await self.wait_until_agree(timeout)
+        if replica_of is not None:
+            await call(node, "CLUSTER", "REPLICATE", node_id(replica_of))
+            await self.wait_until_agree(timeout)
+        return node
+
+    async def remove_node(self, node: Node, timeout: float = 10.0) -> None:
+        """CLUSTER FORGET ``node`` on every other node, then stop it (it must own no slot
+        and have no replica: move them first, as redis-cli del-node requires)."""
+        state = _core(node)
+        if any(owner is state.myself for owner in state.slot_owner):
+            raise TopologyError(f"node {node.port} still serves slots: move them first")
+        if any(_core(n).myself.primary_id == state.myid for n in self.nodes if self.faults.is_alive(n)):
+            raise TopologyError(f"node {node.port} still has replicas")
+        forgotten = state.myid
+        self.nodes.remove(node)
+        self._removed.append(node)
+        await faults_of(node).kill()
+        for other in self.nodes:
+            if self.faults.is_alive(other) and not self.faults.is_paused(other):
+                await call(other, "CLUSTER", "FORGET", forgotten)
+        await self.wait_until_agree(timeout)
+
+    async def restart(self, node: Node, timeout: float = 10.0) -> Node:
+        """Start ``node`` again (killed first if it runs) as a new Node from its nodes.conf:
+        same node id, same ports when they are still free. Returns the new Node, which
+        takes the old one's place in ``nodes``; waits until it has rejoined."""
+        if self.faults.is_alive(node):
+            await self.kill(node)
+        assert node.cluster is not None and node.cluster.bus is not None
+        old_port, old_bus_port = node.port, node.cluster.bus.port
+        config_file = node.config.cluster_config_file
+        fresh = self._new_node(config_file, port=old_port, cluster_port=old_bus_port)
+        try:
+            await fresh.start()
+        except OSError:  # a port was taken meanwhile: ephemeral ones, announced by gossip
+            fresh = self._new_node(config_file)
+            await fresh.start()
+        self._lift_writable_delay(fresh)
+        self.nodes[self.nodes.index(node)] = fresh
+        await self.faults.wait_for_healthy(fresh, timeout=timeout)
+        await wait_until(lambda: not_ready_reason([fresh], of=self._running()) is None,
+                         f"node {fresh.port} has rejoined", timeout)  # fmt: skip
+        await self.wait_until_agree(timeout)
+        return fresh
+
+    def _running(self) -> list[Node]:
+        return [n for n in self.nodes if self.faults.is_alive(n) and not self.faults.is_paused(n)]
+
+    def _new_node(self, config_file: str, **overrides: Any) -> Node:
+        node = Node(make_config(**{**self.options, **overrides, "cluster_config_file": config_file}))
+        self.events.attach(node)
+        return node
+
+    def _lift_writable_delay(self, node: Node) -> None:
+        """As at start-up (module docstring): no 2 s of cluster_state:fail for a node we add."""
+        _core(node).settings.writable_delay = self.writable_delay
+
     # -- lifecycle --------------------------------------------------------------------------
 
     async def wait_until_ok(self, timeout: float = 10.0) -> None:
@@ -237,7 +389,7 @@ class LocalCluster:
             return
         self._closed = True
         try:
-            await asyncio.gather(*(node.close() for node in self.nodes))
+            await asyncio.gather(*(node.close() for node in self.nodes if self.faults.is_alive(node)))
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -360,7 +512,7 @@ async def create_cluster(
         Node(make_config(**options, cluster_config_file=f"{directory}/nodes-{index}.conf"))
         for index in range(layout.size)
     ]
-    cluster = LocalCluster(nodes, layout, directory)
+    cluster = LocalCluster(nodes, layout, directory, options, writable_delay)
     try:
         results = await asyncio.gather(*(node.start() for node in nodes), return_exceptions=True)
         failures = [result for result in results if isinstance(result, BaseException)]
@@ -421,8 +573,8 @@ class ThreadedCluster:
     def kill(self, node: Node) -> None:
         self.run(self.cluster.kill(node))
 
-    def pause(self, node: Node) -> None:
-        self._on_loop(self.cluster.pause, node)
+    def pause(self, node: Node, ms: int | None = None) -> None:
+        self._on_loop(self.cluster.pause, node, ms)
 
     def resume(self, node: Node) -> None:
         self._on_loop(self.cluster.resume, node)
@@ -435,6 +587,9 @@ class ThreadedCluster:
 
     def drop(self, src: Node, dst: Node) -> None:
         self._on_loop(self.cluster.drop, src, dst)
+
+    def delay(self, src: Node, dst: Node, ms: int) -> None:
+        self._on_loop(self.cluster.delay, src, dst, ms)
 
     def heal(self) -> None:
         self._on_loop(self.cluster.heal)
@@ -456,6 +611,50 @@ class ThreadedCluster:
 
     def wait_for_healthy(self, node: Node, timeout: float = 5.0) -> None:
         self.run(self.cluster.wait_for_healthy(node, timeout), timeout=timeout + 5)
+
+    def wait_until_failed_everywhere(self, node: Node, timeout: float = 5.0) -> None:
+        self.run(self.cluster.wait_until_failed_everywhere(node, timeout), timeout=timeout + 5)
+
+    # -- topology and observation: LocalCluster's, run on the cluster's loop --------------------
+
+    def failover(self, primary: Node, mode: str = "auto", *, replica: Node | None = None,
+                 timeout: float = 10.0) -> Node:  # fmt: skip
+        return self.run(self.cluster.failover(primary, mode, replica=replica, timeout=timeout), timeout=timeout * 3)
+
+    def move_slots(self, slots: int | range | list[int], to_node: Node, *, stop_half_way: bool = False,
+                   timeout: float = 10.0) -> SlotMove:  # fmt: skip
+        return self.run(self.cluster.move_slots(slots, to_node, stop_half_way=stop_half_way, timeout=timeout),
+                        timeout=None)  # fmt: skip
+
+    def finish_move(self, move: SlotMove, timeout: float = 10.0) -> None:
+        """``await move.finish()`` of a move stopped half way."""
+        self.run(move.finish(timeout), timeout=None)
+
+    def wait_until_agree(self, timeout: float = 10.0) -> None:
+        self.run(self.cluster.wait_until_agree(timeout), timeout=timeout + 5)
+
+    def wait_until_slot_owner(self, slot: int, node: Node, timeout: float = 10.0) -> None:
+        self.run(self.cluster.wait_until_slot_owner(slot, node, timeout), timeout=timeout + 5)
+
+    def view(self, node: Node) -> NodeView:
+        return self._on_loop(self.cluster.view, node)
+
+    def event_mark(self) -> int:
+        return self._on_loop(self.cluster.event_mark)
+
+    def wait_for_event(self, name: str, where: Any = None, *, node: Node | None = None, after: int = 0,
+                       timeout: float = 5.0) -> Any:  # fmt: skip
+        return self.run(self.cluster.wait_for_event(name, where, node=node, after=after, timeout=timeout),
+                        timeout=timeout + 5)  # fmt: skip
+
+    def add_node(self, primary: bool = True, replica_of: Node | None = None, timeout: float = 10.0) -> Node:
+        return self.run(self.cluster.add_node(primary, replica_of, timeout), timeout=timeout * 3)
+
+    def remove_node(self, node: Node, timeout: float = 10.0) -> None:
+        self.run(self.cluster.remove_node(node, timeout), timeout=timeout * 3)
+
+    def restart(self, node: Node, timeout: float = 10.0) -> Node:
+        return self.run(self.cluster.restart(node, timeout), timeout=timeout * 3)
 
     def close(self) -> None:
         self.run(self.cluster.close())
