@@ -1,0 +1,346 @@
+"""The stage a workshop scenario plays on: a fresh cluster, a narrator, a timeline, checks.
+
+Theory of operation
+-------------------
+A scenario (scenarios.py) is a coroutine ``play(stage)``. The :class:`Stage` gives it:
+
+* **a cluster**: :meth:`Stage.start_cluster` starts real nodes in this process with the
+  test harness (testing/harness.py): real sockets on loopback, Redis 7.0's binary
+  cluster bus, nothing simulated. Replicas are then attached to their primaries with
+  real replication (PSYNC), so a failover keeps the data. Nodes get short **labels**:
+  primaries ``A``, ``B``, ``C``...; ``A1`` is A's first replica; nodes added later are
+  ``D``, ``E``...; a label stays with its node id whatever its role becomes.
+* **narration**: :meth:`say` (what is about to happen, and why), :meth:`step` (a new
+  act), :meth:`show` (what a client or ``redis-cli`` would print);
+* **the trace**: a :class:`~.timeline.Timeline` records every event of every node from
+  the start; :meth:`show_trace` prints what happened since the last call;
+* **checks**: :meth:`check` records an outcome (passed or failed, with the reason);
+  :meth:`require` and :meth:`wait_for` also stop the scenario when a later step would
+  make no sense without it. A scenario passes when all its checks pass.
+
+Time
+----
+``time_scale`` multiplies every protocol duration the scenario controls: the node
+timeout is ``BASE_NODE_TIMEOUT_MS * time_scale`` (so failure detection, failure-report
+validity and vote spacing follow), and every wait's deadline grows with it. 1 is
+workshop speed (a failover in a few seconds); the tests use 0.3. Redis's fixed delays
+(the 500 ms before an election, 1 s per replica rank, the 5 s before a replica
+migrates) do not follow the node timeout; the cluster-wide clock
+(pyredis_cluster/clock.py), where present, slows those too.
+
+Deliberately weak
+-----------------
+Waits poll (every few ms) rather than subscribe: simple, and the nodes share this event
+loop, so polling never misses a state that lasts longer than one poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import sys
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ..cluster.nodes import ClusterNode
+from ..cluster.slots import SLOT_COUNT, key_hash_slot
+from ..cluster.state import ClusterState
+from ..layout import Layout
+from ..server.node import Node
+from ..testing.harness import HOST, LocalCluster, create_cluster
+from ..testing.threaded import make_config
+from .timeline import Palette, Timeline
+
+#: The node timeout at time scale 1: short enough that a failover fits in a few seconds
+#: of a workshop, long enough that a busy laptop does not fail nodes by accident.
+BASE_NODE_TIMEOUT_MS = 1000
+#: The deadline of a wait at time scale 1 (elections include fixed delays of ~1-2 s).
+BASE_DEADLINE_SECONDS = 20.0
+_POLL_SECONDS = 0.005
+_PRIMARY_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class ScenarioFailed(Exception):
+    """A required outcome did not happen: the scenario stops (its checks say why)."""
+
+
+@dataclass
+class Check:
+    what: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    checks: list[Check] = field(default_factory=list)
+    error: str | None = None  # an unexpected failure (not a check)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.checks) and all(check.passed for check in self.checks)
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why it failed (empty when it passed)."""
+        failed = [f"{check.what}: {check.detail}" if check.detail else check.what
+                  for check in self.checks if not check.passed]  # fmt: skip
+        if self.error is not None:
+            failed.append(self.error)
+        if not self.checks and self.error is None:
+            failed.append("the scenario checked nothing")
+        return failed
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast the scenario's cluster runs (module docstring, "Time")."""
+
+    time_scale: float = 1.0
+
+    @property
+    def node_timeout_ms(self) -> int:
+        return max(100, round(BASE_NODE_TIMEOUT_MS * self.time_scale))
+
+    @property
+    def deadline_seconds(self) -> float:
+        return BASE_DEADLINE_SECONDS * max(1.0, self.time_scale)
+
+
+def core(node: Node) -> ClusterState:
+    """The node's cluster core (cluster/state.py)."""
+    assert node.cluster is not None and node.cluster.state is not None, "not a started cluster node"
+    return node.cluster.state
+
+
+def node_id(node: Node) -> str:
+    return core(node).myid
+
+
+def owned_slots(node: Node) -> set[int]:
+    state = core(node)
+    return {slot for slot in range(SLOT_COUNT) if state.owner_of(slot) is state.myself}
+
+
+def key_in_slots(slots: set[int] | range, prefix: str = "key") -> str:
+    """The first ``<prefix>:<n>`` whose hash slot is in ``slots``."""
+    wanted = set(slots)
+    return next(f"{prefix}:{n}" for n in range(1_000_000) if key_hash_slot(f"{prefix}:{n}".encode()) in wanted)
+
+
+def format_slots(slots: set[int]) -> str:
+    """``{0, 1, 2, 7}`` -> ``"0-2 7"``."""
+    parts: list[str] = []
+    ordered = sorted(slots)
+    start = prev = None
+    for slot in [*ordered, None]:
+        if slot is not None and prev is not None and slot == prev + 1:
+            prev = slot
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = slot
+    return " ".join(parts) or "none"
+
+
+class Stage:
+    """Everything a scenario plays with (module docstring)."""
+
+    def __init__(self, *, out: TextIO | None = None, time_scale: float = 1.0, color: bool | None = None,
+                 cluster_options: dict[str, Any] | None = None) -> None:  # fmt: skip
+        self.out = out or sys.stdout
+        self.pace = Pace(time_scale)
+        self.palette = Palette(color) if color is not None else Palette.for_stream(self.out)
+        #: Extra config options for every node (the tests use it to sabotage a cluster).
+        self.cluster_options = dict(cluster_options or {})
+        self.checks: list[Check] = []
+        self.labels: dict[str, str] = {}  # node id -> label
+        self.timeline = Timeline(self.label_of)
+        self.cluster: LocalCluster | None = None
+        self.extra_nodes: list[Node] = []  # started by the scenario, closed by close()
+        self.on_cluster_started: list[Callable[[Stage], Awaitable[None]]] = []  # e.g. the live view
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._next_new_label = 0
+
+    # -- the cluster ----------------------------------------------------------------------------
+
+    async def start_cluster(self, primaries: int = 3, replicas_per_primary: int = 0, **options: Any) -> LocalCluster:
+        """A fresh, ready cluster (module docstring); replicas replicate before this returns."""
+        options = {**options, **self.cluster_options}
+        self.cluster = await create_cluster(Layout(primaries, replicas_per_primary),
+                                            node_timeout=self.pace.node_timeout_ms, **options)  # fmt: skip
+        self._next_new_label = primaries
+        for index, node in enumerate(self.cluster.nodes[:primaries]):
+            self.labels[node_id(node)] = _PRIMARY_LABELS[index]
+        for node in self.cluster.nodes[primaries:]:
+            primary_label = self.labels[core(node).myself.primary_id or ""]
+            count = sum(1 for label in self.labels.values() if label.startswith(primary_label))
+            self.labels[node_id(node)] = f"{primary_label}{count}"
+        for node in self.cluster.nodes:
+            self.timeline.watch(node)
+        await self.start_replication()
+        self.show_nodes()
+        for hook in self.on_cluster_started:
+            await hook(self)
+        return self.cluster
+
+    async def start_replication(self) -> None:
+        """Every replica replicates its primary (PSYNC, then the command stream).
+
+        The harness writes each replica's role into its nodes.conf but starts no
+        replication link; a node restarted from that file would connect to its primary,
+        which is what this does.
+        """
+        assert self.cluster is not None
+        replicas = []
+        for replica in self.cluster.replicas:
+            primary = self.cluster.node_by_id(core(replica).myself.primary_id or "")
+            replication = replica.replication
+            if replication is None or replication.master_host is None:
+                replica.start_replication(HOST, primary.port)
+            replicas.append(replica)
+        await self.wait_for(lambda: all(r.replication is not None and r.replication.link_up for r in replicas),
+                            "every replica has synchronised with its primary", quiet=True)  # fmt: skip
+
+    async def start_node(self, **options: Any) -> Node:
+        """A new, empty cluster node (knows only itself), labelled D, E...; closed at the end."""
+        directory = self.cluster.directory if self.cluster is not None else None
+        index = len(self.extra_nodes)
+        config_file = os.path.join(directory, f"nodes-extra-{index}.conf") if directory else f"nodes-extra-{index}.conf"
+        merged = {"bind": HOST, **self.cluster_options, **options, "cluster_enabled": True,
+                  "cluster_node_timeout": self.pace.node_timeout_ms, "cluster_config_file": config_file}  # fmt: skip
+        node = Node(make_config(**merged))
+        await node.start()
+        self.extra_nodes.append(node)
+        if node_id(node) not in self.labels:
+            self.labels[node_id(node)] = _PRIMARY_LABELS[self._next_new_label]
+            self._next_new_label += 1
+        self.timeline.watch(node)
+        return node
+
+    async def restart(self, old: Node) -> Node:
+        """Start a dead node again from its nodes.conf, on its old ports (a process restart)."""
+        assert old.cluster is not None and old.cluster.bus is not None
+        config = old.config
+        node = Node(make_config(bind=HOST, port=old.port, cluster_port=old.cluster.bus.port, cluster_enabled=True,
+                                cluster_node_timeout=config.cluster_node_timeout,
+                                cluster_config_file=config.cluster_config_file))  # fmt: skip
+        await node.start()
+        self.extra_nodes.append(node)
+        self.timeline.watch(node)
+        if self.cluster is not None:  # the cluster's list now holds the running process
+            self.cluster.nodes[self.cluster.nodes.index(old)] = node
+        return node
+
+    def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Something to stop when the scenario ends (a proxy, a client task...)."""
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        """Stop everything the scenario started, newest first; errors do not stop the rest."""
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception:  # noqa: BLE001 - closing must go on
+                pass
+        self._closers.clear()
+        await asyncio.gather(*(node.close() for node in self.extra_nodes), return_exceptions=True)
+        if self.cluster is not None:
+            await self.cluster.close()
+
+    # -- names ----------------------------------------------------------------------------------
+
+    def label_of(self, name: str) -> str:
+        return self.labels.get(name, name[:8])
+
+    def label(self, node: Node | ClusterNode) -> str:
+        return self.label_of(node.name if isinstance(node, ClusterNode) else node_id(node))
+
+    def node(self, label: str) -> Node:
+        """The running node labelled ``label``."""
+        for node in [*(self.cluster.nodes if self.cluster else []), *self.extra_nodes]:
+            if node.cluster is not None and node.cluster.state is not None and self.label(node) == label \
+                    and node.cluster.bus is not None and node.cluster.bus.port:  # fmt: skip
+                return node
+        raise KeyError(label)
+
+    def show_nodes(self, nodes: list[Node] | None = None) -> None:
+        """A legend: label, address, role and slots of every node."""
+        assert self.cluster is not None
+        for node in nodes or self.cluster.nodes:
+            me = core(node).myself
+            if me.is_primary:
+                role = f"primary, slots {format_slots(owned_slots(node))}, config epoch {me.config_epoch}"
+            else:
+                role = f"replica of {self.label_of(me.primary_id or '')}"
+            self._print(f"    {self.palette.node(self.label(node).ljust(3))} {HOST}:{node.port}  "
+                        f"id {me.name[:8]}...  {role}")  # fmt: skip
+
+    # -- narration ------------------------------------------------------------------------------
+
+    def _print(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def title(self, text: str) -> None:
+        self._print(self.palette.bold(text))
+        self._print(self.palette.bold("=" * len(text)))
+
+    def step(self, text: str) -> None:
+        self._print()
+        self._print(self.palette.bold(f"== {text}"))
+
+    def say(self, text: str) -> None:
+        """A paragraph of narration (dedented and wrapped)."""
+        for paragraph in inspect.cleandoc(text).split("\n\n"):
+            self._print(textwrap.fill(" ".join(paragraph.split()), width=88))
+            self._print()
+
+    def show(self, text: str) -> None:
+        """What a client or a tool prints, verbatim."""
+        for line in text.splitlines() or [""]:
+            self._print(f"    {self.palette.dim('|')} {line}")
+
+    def show_trace(self, heading: str = "What the cluster did:") -> None:
+        lines = self.timeline.story(self.palette)
+        if lines:
+            self._print(self.palette.dim(heading))
+            for line in lines:
+                self._print(line)
+
+    # -- outcomes -------------------------------------------------------------------------------
+
+    def check(self, passed: bool, what: str, detail: str = "") -> bool:
+        """Record an outcome, print it, and return it."""
+        self.checks.append(Check(what, bool(passed), detail))
+        mark = self.palette.good("  PASS") if passed else self.palette.bad("  FAIL")
+        self._print(f"{mark} {what}" + (f" ({detail})" if detail else ""))
+        return bool(passed)
+
+    def require(self, passed: bool, what: str, detail: str = "") -> None:
+        """:meth:`check`, and stop the scenario if it failed."""
+        if not self.check(passed, what, detail):
+            raise ScenarioFailed(what)
+
+    async def wait_for(self, predicate: Callable[[], Any], what: str, *, timeout: float | None = None,
+                       quiet: bool = False) -> Any:  # fmt: skip
+        """Poll ``predicate`` (sync or async) until it is truthy; a failed check if the deadline
+        passes first (which stops the scenario). ``quiet``: no PASS line when it holds."""
+        timeout = timeout if timeout is not None else self.pace.deadline_seconds
+        started = time.monotonic()
+        while True:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                if not quiet:
+                    self.check(True, what, f"after {time.monotonic() - started:.1f}s")
+                return result
+            if time.monotonic() - started > timeout:
+                self.require(False, what, f"not within {timeout:.0f}s")
+            await asyncio.sleep(_POLL_SECONDS)

@@ -1,0 +1,182 @@
+"""What happened, as a short story: the cluster events of every node, merged and named.
+
+Theory of operation
+-------------------
+Every node's cluster core reports each state change as an
+:class:`~pyredis_cluster.cluster.events.Event` (cluster/events.py): PFAIL, FAIL, a vote,
+an epoch bump, a slot rebound... The scenario cluster runs in this process, so the
+:class:`Timeline` simply listens to every node (``ClusterSupport.listeners``) and keeps
+``(node label, event)`` pairs in arrival order.
+
+Showing them raw would drown the story (each change is seen by every node, links come
+and go), so :meth:`Timeline.story` tells it the way a teacher would:
+
+* node ids are replaced by the short labels of the scenario (``A``, ``A1``, ``D``);
+* link and handshake plumbing is left out (``QUIET_EVENTS``);
+* the *same* change seen by several nodes within a short window becomes one line,
+  listing the nodes: ``+1.204s  B C A1  Node A reported node A ... FAIL``.
+
+Each line carries the time since the scenario started. ``Timeline.story`` returns only
+the lines since the previous call, so a scenario can show the trace of each step.
+
+Bus messages (PING, PONG, FAILOVER_AUTH_REQUEST...) are not events; where the node trace
+(server/trace.py) is available they are added to the same timeline by
+:meth:`Timeline.add_message`, with ping/pong chatter filtered out by the caller.
+
+Deliberately weak
+-----------------
+Merging is by identical text within a window, so two genuinely separate identical
+changes close together read as one line (rare, and harmless for teaching).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TextIO
+
+from ..cluster.events import Event, EventName, LogLevel
+
+if TYPE_CHECKING:
+    from ..server.node import Node
+
+#: Plumbing: true, but not part of any story a workshop tells.
+QUIET_EVENTS = frozenset({
+    EventName.LINK_CONNECTING,
+    EventName.LINK_CONNECTED,
+    EventName.LINK_DISCONNECTED,
+    EventName.NODE_RENAMED,
+    EventName.VOTE_REQUESTED,  # VOTE_GRANTED / VOTE_REFUSED say it with the outcome
+    EventName.HOSTNAME_CHANGED,
+})  # fmt: skip
+#: Identical lines from several nodes closer than this are told once.
+MERGE_WINDOW_MS = 1500
+_NODE_ID = re.compile(r"\b[0-9a-f]{40}\b")
+
+
+@dataclass
+class Line:
+    """One line of the story: what happened, first seen at ``time_ms``, on ``nodes``."""
+
+    time_ms: int
+    text: str
+    nodes: list[str] = field(default_factory=list)
+    level: LogLevel = LogLevel.NOTICE
+    kind: str = "event"  # "event" or "message"
+    name: str = ""  # the event name or the message type
+
+
+class Palette:
+    """ANSI colours when printing to a terminal, nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+    def good(self, text: str) -> str:
+        return self._wrap("32", text)
+
+    def bad(self, text: str) -> str:
+        return self._wrap("31;1", text)
+
+    def node(self, text: str) -> str:
+        return self._wrap("36", text)
+
+    def warning(self, text: str) -> str:
+        return self._wrap("33", text)
+
+    def message(self, text: str) -> str:
+        return self._wrap("35", text)
+
+    @classmethod
+    def for_stream(cls, stream: TextIO) -> Palette:
+        isatty = getattr(stream, "isatty", None)
+        return cls(bool(isatty and isatty()) and stream is not sys.stderr)
+
+
+class Timeline:
+    """Events (and traced messages) of every watched node, in arrival order."""
+
+    def __init__(self, label_of: Callable[[str], str]) -> None:
+        #: node id -> label (the scenario's naming, e.g. "A1")
+        self.label_of = label_of
+        self.start_ms: int | None = None
+        self.entries: list[tuple[str, Event]] = []  # (label of the node that changed, event)
+        self.lines: list[Line] = []
+        self._told = 0  # lines already returned by story()
+        self._watched: set[int] = set()
+
+    # -- recording --------------------------------------------------------------------------
+
+    def watch(self, node: Node) -> None:
+        """Record every event of ``node`` from now on (once per node object)."""
+        if id(node) in self._watched or node.cluster is None:
+            return
+        self._watched.add(id(node))
+        node.cluster.listeners.append(self.add_event)
+
+    def add_event(self, event: Event) -> None:
+        if self.start_ms is None:
+            self.start_ms = event.time_ms
+        label = self.label_of(event.source)
+        self.entries.append((label, event))
+        if event.name in QUIET_EVENTS:
+            return
+        self._merge(Line(event.time_ms, self.name_nodes(event.describe()), [label], event.level, "event",
+                         str(event.name)))  # fmt: skip
+
+    def add_message(self, time_ms: int, node_label: str, text: str, message_type: str) -> None:
+        """A traced bus message (already filtered by the caller), told like an event."""
+        if self.start_ms is None:
+            self.start_ms = time_ms
+        self._merge(Line(time_ms, self.name_nodes(text), [node_label], LogLevel.VERBOSE, "message", message_type))
+
+    def _merge(self, line: Line) -> None:
+        for earlier in reversed(self.lines[self._told:]):
+            if line.time_ms - earlier.time_ms > MERGE_WINDOW_MS:
+                break
+            if earlier.text == line.text and earlier.kind == line.kind:
+                if line.nodes[0] not in earlier.nodes:
+                    earlier.nodes.append(line.nodes[0])
+                return
+        self.lines.append(line)
+
+    def name_nodes(self, text: str) -> str:
+        """Replace 40-hex node ids by their labels."""
+        return _NODE_ID.sub(lambda match: self.label_of(match.group(0)), text)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def of(self, name: EventName, label: str | None = None) -> list[Event]:
+        """Recorded events named ``name`` (on the node labelled ``label``, if given)."""
+        return [event for where, event in self.entries if event.name is name and (label is None or where == label)]
+
+    def labels_with(self, name: EventName) -> set[str]:
+        return {where for where, event in self.entries if event.name is name}
+
+    def story(self, palette: Palette | None = None) -> list[str]:
+        """The lines recorded since the previous call, formatted."""
+        palette = palette or Palette(False)
+        lines, self._told = self.lines[self._told:], len(self.lines)
+        start = self.start_ms or 0
+        out = []
+        for line in lines:
+            when = palette.dim(f"+{(line.time_ms - start) / 1000:7.3f}s")
+            who = palette.node(" ".join(line.nodes).ljust(10))
+            what = line.text
+            if line.kind == "message":
+                what = palette.message(what)
+            elif line.level >= LogLevel.WARNING:
+                what = palette.warning(what)
+            out.append(f"  {when}  {who} {what}")
+        return out
