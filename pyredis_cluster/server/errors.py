@@ -358,3 +358,13 @@ WAIT_ON_REPLICA = (
     "configured to be writable (which is not the default) writes to replicas are just local and are not propagated."
 )
 NOMASTERLINK = "NOMASTERLINK Can't SYNC while not connected with my master"
+
+# -- time you control (testing/timecontrol.py: PYREDIS.CLOCK) ------------------------------
+CLOCK_TEST_COMMANDS_DISABLED = (
+    "ERR PYREDIS.CLOCK is disabled: start the node with 'enable-test-commands yes' (test doubles only)"
+)
+CLOCK_SYNTAX = "ERR syntax error: PYREDIS.CLOCK [SCALE <factor> | FREEZE | RESUME | ADVANCE <ms> | STEP | PENDING]"
+CLOCK_UNKNOWN_ACTION = "ERR unknown PYREDIS.CLOCK subcommand '{}': SCALE FREEZE RESUME ADVANCE STEP PENDING"
+CLOCK_BAD_SCALE = "ERR invalid time scale: {}"
+CLOCK_BAD_ADVANCE = "ERR ADVANCE takes a number of milliseconds between 0 and {}"  # bus.MAX_ADVANCE_MS
+CLOCK_NOT_FROZEN = "ERR the cluster clock is running: PYREDIS.CLOCK FREEZE first"

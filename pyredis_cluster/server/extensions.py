@@ -24,6 +24,7 @@ Handler = Callable[[Any, list[bytes]], Any]
 EXTENSION_COMMANDS: dict[bytes, str] = {
     b"pyredis.fault": "pyredis_cluster.testing.faults:fault_command",
     b"pyredis.trace": "pyredis_cluster.server.trace:trace_command",
+    b"pyredis.clock": "pyredis_cluster.testing.timecontrol:clock_command",
 }
 
 _loaded: dict[bytes, Handler] = {}
