@@ -69,7 +69,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
-from ..cluster.bus import now_ms
+from ..cluster.bus import HeldMessage
 from ..cluster.nodes import ClusterNode, NodeFlags
 from ..cluster.nodes_conf import NodesConfig
 from ..cluster.slots import EMPTY_SLOTS, SlotBitmap
@@ -86,6 +86,7 @@ from .faults import (
     wait_until,
 )
 from .threaded import make_config
+from .timecontrol import TimeControl
 from .topology import (
     EventLog,
     NodeView,
@@ -164,6 +165,8 @@ class LocalCluster:
         self.events = EventLog()
         for node in nodes:
             self.events.attach(node)
+        #: The nodes' protocol time (timecontrol.py): scaled, or manual and seeded.
+        self.time = TimeControl()
 
     # -- topology, live (it changes after a failover) -----------------------------------
 
@@ -367,11 +370,48 @@ class LocalCluster:
     def _new_node(self, config_file: str, **overrides: Any) -> Node:
         node = Node(make_config(**{**self.options, **overrides, "cluster_config_file": config_file}))
         self.events.attach(node)
+        self.time.adopt(node)
         return node
 
     def _lift_writable_delay(self, node: Node) -> None:
         """As at start-up (module docstring): no 2 s of cluster_state:fail for a node we add."""
         _core(node).settings.writable_delay = self.writable_delay
+
+    # -- time you control (testing/timecontrol.py) --------------------------------------------
+    # start_cluster(..., time_scale=f) or (..., manual_clock=True, seed=n); then these.
+
+    def freeze(self) -> None:
+        """Step mode on every node: protocol timers stop, incoming bus messages are held."""
+        self.time.freeze()
+
+    async def unfreeze(self) -> None:
+        """Hand the held messages over and let protocol time run again (from where it stood)."""
+        await self.time.unfreeze()
+
+    async def advance(self, ms: int) -> int:
+        """Frozen: move every node's protocol clock ``ms`` forward, tick by tick, delivering and
+        handling the messages of each tick before the next; returns the number of steps."""
+        return await self.time.advance(ms)
+
+    async def step(self) -> tuple[Node, HeldMessage] | None:
+        """Frozen: hand the oldest held bus message (first node holding one) to its node."""
+        return await self.time.step()
+
+    async def settle(self) -> int:
+        """Frozen: deliver and handle every message in flight, without moving time."""
+        return await self.time.settle()
+
+    def held(self) -> list[tuple[Node, HeldMessage]]:
+        """The bus messages held by frozen nodes, node by node, oldest first."""
+        return self.time.held()
+
+    def set_time_scale(self, factor: float) -> None:
+        """Protocol timers of every node run ``factor`` times slower from now on."""
+        self.time.set_time_scale(factor)
+
+    def protocol_time_ms(self) -> int:
+        """The protocol time (Unix ms) the nodes' cluster cores see."""
+        return self.time.now_ms()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -453,7 +493,8 @@ def _seed(nodes: list[Node], layout: Layout, writable_delay: int) -> None:
     Runs without yielding to the loop, so no node can have talked to a peer yet: each
     core is swapped before any link exists (a fresh node knows nobody).
     """
-    now = now_ms()
+    assert nodes[0].cluster is not None
+    now = nodes[0].cluster.now()  # the protocol clock (timecontrol.py gives all nodes one base)
     for index, node in enumerate(nodes):
         support = node.cluster
         assert support is not None and support.state is not None and support.bus is not None
@@ -470,7 +511,7 @@ def _seed(nodes: list[Node], layout: Layout, writable_delay: int) -> None:
     # One cron tick now rather than in up to 100 ms: dial every peer, compute the state.
     for node in nodes:
         assert node.cluster is not None
-        node.cluster.run(_core(node).tick(now_ms()))
+        node.cluster.run(_core(node).tick(node.cluster.now()))
 
 
 @asynccontextmanager
@@ -481,16 +522,23 @@ async def start_cluster(
     node_timeout: int = 5000,
     ready_timeout: float = 10.0,
     writable_delay: int = 0,
+    time_scale: float | None = None,
+    manual_clock: bool = False,
+    seed: int | None = None,
     **node_options: Any,
 ) -> AsyncIterator[LocalCluster]:
     """Start a ready cluster in the running loop; close it on exit (even on error).
 
     ``node_options`` are config options for every node, with ``_`` for ``-``
     (``cluster_allow_reads_when_down=True``, ``enable_debug_command="yes"``...).
+    Time (testing/timecontrol.py): ``time_scale=0.1`` runs the cluster protocol 10x faster
+    (10: slow motion); ``manual_clock=True`` freezes it (``advance``, ``step``), with an
+    in-memory bus so that one ``seed`` gives the same run every time.
     """
     layout = Layout(primaries, replicas_per_primary)
     cluster = await create_cluster(layout, node_timeout=node_timeout, ready_timeout=ready_timeout,
-                                   writable_delay=writable_delay, **node_options)  # fmt: skip
+                                   writable_delay=writable_delay, time_scale=time_scale,
+                                   manual_clock=manual_clock, seed=seed, **node_options)  # fmt: skip
     try:
         yield cluster
     finally:
@@ -503,6 +551,9 @@ async def create_cluster(
     node_timeout: int = 5000,
     ready_timeout: float = 10.0,
     writable_delay: int = 0,
+    time_scale: float | None = None,
+    manual_clock: bool = False,
+    seed: int | None = None,
     **node_options: Any,
 ) -> LocalCluster:
     """``start_cluster`` without the context manager: the caller must ``await cluster.close()``."""
@@ -513,13 +564,16 @@ async def create_cluster(
         for index in range(layout.size)
     ]
     cluster = LocalCluster(nodes, layout, directory, options, writable_delay)
+    cluster.time = TimeControl(time_scale=time_scale, manual_clock=manual_clock, seed=seed)
+    cluster.time.prepare(nodes)
     try:
         results = await asyncio.gather(*(node.start() for node in nodes), return_exceptions=True)
         failures = [result for result in results if isinstance(result, BaseException)]
         if failures:
             raise failures[0]
         _seed(nodes, layout, writable_delay)
-        await cluster.wait_until_ok(ready_timeout)
+        if not await cluster.time.wait_until_ready(lambda: not_ready_reason(nodes), ready_timeout, ClusterNotReady):
+            await cluster.wait_until_ok(ready_timeout)
     except BaseException:
         await cluster.close()
         raise
@@ -655,6 +709,29 @@ class ThreadedCluster:
 
     def restart(self, node: Node, timeout: float = 10.0) -> Node:
         return self.run(self.cluster.restart(node, timeout), timeout=timeout * 3)
+
+    # -- time you control: LocalCluster's, run on the cluster's loop ----------------------------
+
+    def freeze(self) -> None:
+        self._on_loop(self.cluster.freeze)
+
+    def unfreeze(self) -> None:
+        self.run(self.cluster.unfreeze())
+
+    def advance(self, ms: int) -> int:
+        return self.run(self.cluster.advance(ms))
+
+    def step(self) -> tuple[Node, HeldMessage] | None:
+        return self.run(self.cluster.step())
+
+    def held(self) -> list[tuple[Node, HeldMessage]]:
+        return self._on_loop(self.cluster.held)
+
+    def set_time_scale(self, factor: float) -> None:
+        self._on_loop(self.cluster.set_time_scale, factor)
+
+    def protocol_time_ms(self) -> int:
+        return self._on_loop(self.cluster.protocol_time_ms)
 
     def close(self) -> None:
         self.run(self.cluster.close())

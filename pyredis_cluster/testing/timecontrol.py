@@ -158,12 +158,12 @@ class MemoryNetwork:
     """The bus connections of one manual-mode cluster, as one FIFO of pending actions.
 
     A bus whose ``connector`` is :meth:`connect` dials here instead of TCP; the listener
-    is found by its bus port among ``buses``. Nothing happens until :meth:`flush` (the
+    is found by its bus port among ``listeners()``. Nothing happens until :meth:`flush` (the
     harness calls it) or, while time runs (``auto_flush``), until the loop's next turn.
     """
 
-    def __init__(self) -> None:
-        self.buses: list[ClusterBus] = []
+    def __init__(self, listeners: Callable[[], list[ClusterBus]]) -> None:
+        self.listeners = listeners  # the buses that can be dialed (the live nodes')
         self._queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
         self._next_port = 50000  # made-up ephemeral ports, for the addresses links report
         self._flushing = False
@@ -207,7 +207,7 @@ class MemoryNetwork:
     def _establish(self, bus: ClusterBus, effect: Connect) -> None:
         if bus.closed:
             return
-        target = next((b for b in self.buses if b.port == effect.cport and not b.closed), None)
+        target = next((b for b in self.listeners() if b.port == effect.cport and not b.closed), None)
         if target is None or effect.ip not in (HOST, "localhost"):
             bus.connect_failed(effect.link_id)  # nobody listens there: refused
             return
@@ -243,34 +243,35 @@ class TimeControl:
         self.manual = manual_clock
         self.seed = seed
         self.start_ms = start_ms
-        self.network: MemoryNetwork | None = MemoryNetwork() if manual_clock else None
-        self.nodes: list[Node] = []
+        self.network: MemoryNetwork | None = MemoryNetwork(self._live) if manual_clock else None
+        self.nodes: list[Node] = []  # the harness's own list: nodes it adds later are in it
+        self.base = TimeBase.now()  # one base for every running clock: the nodes agree
+        self._seeds = random.Random(seed) if seed is not None else None
 
     # -- set-up (called by the harness around Node.start) -------------------------------
     def prepare(self, nodes: list[Node]) -> None:
         """Before the nodes start: their clocks, their RNGs and (manual mode) the network."""
         self.nodes = nodes
-        base = TimeBase.now()  # one base for all: the nodes agree on the protocol time
-        seeds = random.Random(self.seed) if self.seed is not None else None
         for node in nodes:
-            support = node.cluster
-            assert support is not None, "not a cluster node"
-            scale = self.time_scale if self.time_scale is not None else support.clock.scale
-            if self.manual:
-                support.clock = ProtocolClock(ScaledClock(scale, base), frozen_at=self.start_ms)
-            elif self.time_scale is not None:
-                support.clock = ProtocolClock(ScaledClock(scale, base))
-            if self.time_scale is not None:
-                node.config.set_from_text("cluster-time-scale", [repr(scale)])  # CONFIG GET agrees
-            if seeds is not None:
-                support.rng = random.Random(seeds.getrandbits(64))
-            if self.network is not None:
-                support.bus_connector = self.network.connect
+            self.adopt(node, frozen_at=self.start_ms if self.manual else None)
 
-    def started(self) -> None:
-        """After the nodes started: the network learns their bus ports."""
+    def adopt(self, node: Node, frozen_at: int | None = None) -> None:
+        """Before ``node`` starts: the cluster's clock (frozen at ``frozen_at``, else running
+        on the shared base), a seeded RNG, the in-memory network. Nodes added to a running
+        cluster get the time of the others (a frozen manual cluster cannot wait for them)."""
+        support = node.cluster
+        assert support is not None, "not a cluster node"
+        scale = self.time_scale if self.time_scale is not None else support.clock.scale
+        if frozen_at is None and self.frozen:
+            frozen_at = self.now_ms()
+        if self.manual or self.time_scale is not None:
+            support.clock = ProtocolClock(ScaledClock(scale, self.base), frozen_at=frozen_at)
+        if self.time_scale is not None:
+            node.config.set_from_text("cluster-time-scale", [repr(scale)])  # CONFIG GET agrees
+        if self._seeds is not None:
+            support.rng = random.Random(self._seeds.getrandbits(64))
         if self.network is not None:
-            self.network.buses = [_bus(node) for node in self.nodes]
+            support.bus_connector = self.network.connect
 
     async def wait_until_ready(self, not_ready: Callable[[], str | None], timeout: float,
                                error: type[Exception]) -> bool:  # fmt: skip
@@ -321,6 +322,8 @@ class TimeControl:
         for node in self.nodes:
             node.config.set_from_text("cluster-time-scale", [repr(factor)])
         self.time_scale = factor
+        if running:
+            self.base = running[0].clock.scaled.base
 
     def freeze(self) -> None:
         """Step mode on every node: timers stop, incoming messages are held."""
@@ -334,12 +337,12 @@ class TimeControl:
         held messages are handed over first."""
         await self.settle()
         buses = self._live()
-        base = TimeBase(time.time() * 1000, max((bus.now() for bus in buses), default=0))
+        self.base = TimeBase(time.time() * 1000, max((bus.now() for bus in buses), default=0))
         if self.network is not None:
             self.network.auto_flush = True
         for bus in buses:
             bus.resume()
-            bus.clock.scaled.base = base
+            bus.clock.scaled.base = self.base
 
     async def advance(self, ms: int) -> int:
         """Move every node's frozen clock ``ms`` forward, one cron step at a time, settling
