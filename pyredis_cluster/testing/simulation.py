@@ -28,6 +28,14 @@ parts of the clock, the event loop and the network:
   ``cut_replication`` stops the copying (the data age then grows). ``PauseWrites``
   is honoured at once and acknowledged with ``writes_paused``; ``ResumeWrites``
   lifts it.
+* **Keys** (names only, no values). Each node has a ``SimKeyspace`` that its core
+  reads (CLUSTER SETSLOT NODE refuses a slot with keys; a primary losing a slot
+  with keys deletes them). ``set_keys`` writes names on a node, ``migrate_keys``
+  moves names as MIGRATE does (the target gets them, the source deletes them), and
+  a replica's names follow its primary's whenever its replication flows. With
+  ``route_query`` this shows which node answers what while a slot is half-migrated
+  (the scenario helpers at the end of this module). Killed nodes keep their keys,
+  as with persistence.
 * **Faults.** ``kill`` (crash: connections reset, connects refused), ``revive``
   (restart from the last saved nodes.conf), ``pause``/``resume`` (SIGSTOP-like:
   nothing is processed, bytes queue up), ``partition`` (groups that cannot talk),
@@ -71,7 +79,9 @@ from ..cluster.constants import CLUSTER_CRON_PERIOD, CLUSTER_SLOTS
 from ..cluster.effects import (
     CloseLink,
     Connect,
+    DeleteKeysInSlots,
     Effect,
+    FlushData,
     LinkId,
     PauseWrites,
     PublishReceived,
@@ -83,10 +93,52 @@ from ..cluster.events import Event, EventName
 from ..cluster.messages import Message, message_type_log_name
 from ..cluster.nodes import NodeFlags
 from ..cluster.nodes_conf import parse_nodes_conf
+from ..cluster.slots import key_hash_slot
 from ..cluster.state import ClusterSettings, ClusterState
 from ..cluster.trace import Record, TraceRecorder
 
 DEFAULT_START_MS = 1_700_000_000_000  # a plausible Unix time: gossip carries pong times in seconds
+
+
+class SimKeyspace:
+    """The key names a simulated node holds: what its core asks (SlotKeys) and little else."""
+
+    def __init__(self) -> None:
+        self._slots: dict[int, dict[bytes, None]] = {}  # slot -> key names (insertion-ordered)
+
+    def count_keys_in_slot(self, slot: int) -> int:
+        return len(self._slots.get(slot, ()))
+
+    def key_count(self) -> int:
+        return sum(len(keys) for keys in self._slots.values())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, bytes) and key in self._slots.get(key_hash_slot(key), ())
+
+    def keys_in_slot(self, slot: int) -> list[bytes]:
+        return list(self._slots.get(slot, ()))
+
+    def add(self, key: bytes) -> None:
+        self._slots.setdefault(key_hash_slot(key), {})[key] = None
+
+    def remove(self, key: bytes) -> bool:
+        """Delete ``key``; True if it was there."""
+        keys = self._slots.get(key_hash_slot(key), {})
+        if key not in keys:
+            return False
+        del keys[key]
+        return True
+
+    def delete_slots(self, slots: Iterable[int]) -> None:
+        for slot in slots:
+            self._slots.pop(slot, None)
+
+    def flush(self) -> None:
+        self._slots.clear()
+
+    def mirror(self, primary: SimKeyspace) -> None:
+        """Hold exactly the primary's key names (what a replica in sync has)."""
+        self._slots = {slot: dict(keys) for slot, keys in primary._slots.items() if keys}
 
 
 @dataclass
@@ -110,6 +162,7 @@ class SimNode:
     repl_offset: int = 0  # master_repl_offset (primary) or processed offset (replica)
     repl_last_io: int | None = None  # replica: last interaction with its primary
     writes_paused_until: int = 0  # PauseWrites (manual failover, primary side)
+    keyspace: SimKeyspace = field(default_factory=SimKeyspace)
 
     @property
     def name(self) -> str:
@@ -202,8 +255,10 @@ class Simulation:
                 require_full_coverage=require_full_coverage,
                 announce_hostname=f"node{i}.sim" if hostnames else "",
             )
-            state = ClusterState(settings, now_ms=self.now, rng=random.Random(self.rng.getrandbits(64)))
-            node = SimNode(i, state, ip, port, settings.cport)
+            keyspace = SimKeyspace()
+            state = ClusterState(settings, now_ms=self.now, rng=random.Random(self.rng.getrandbits(64)),
+                                 keyspace=keyspace)
+            node = SimNode(i, state, ip, port, settings.cport, keyspace=keyspace)
             node.nodes_conf = state.nodes_conf_text()  # a fresh node saves at once
             self.nodes.append(node)
             self._schedule_tick(node, first=True)
@@ -361,6 +416,10 @@ class Simulation:
                     paused = True
                 elif isinstance(effect, ResumeWrites):
                     node.writes_paused_until = 0
+                elif isinstance(effect, DeleteKeysInSlots):
+                    node.keyspace.delete_slots(effect.slots)
+                elif isinstance(effect, FlushData):
+                    node.keyspace.flush()
                 node.effects.append(effect)
         if paused and node.writes_paused_until > self.now:
             # The "server" paused at once: acknowledge with the offset writes stopped at.
@@ -415,6 +474,7 @@ class Simulation:
             ):
                 node.repl_offset = max(0, source.repl_offset - self._repl_lag.get(node.index, 0))
                 node.repl_last_io = self.now
+                node.keyspace.mirror(source.keyspace)
             self._run(node.index, node.state.set_replication_info(node.repl_offset, node.repl_last_io, self.now))
         else:
             self._run(node.index, node.state.set_replication_info(node.repl_offset, None, self.now))
@@ -639,7 +699,7 @@ class Simulation:
         old = node.state
         config = parse_nodes_conf(node.nodes_conf or "", self.now)
         node.state = ClusterState(old.settings, now_ms=self.now, rng=random.Random(self.rng.getrandbits(64)),
-                                  config=config)
+                                  config=config, keyspace=node.keyspace)
         node.alive = True
         node.incarnation += 1
         node.writes_paused_until = 0
@@ -742,3 +802,46 @@ class Simulation:
                 if node is None or node.primary_id != self.id(primary):
                     return False
         return True
+
+    # ------------------------------------------------------------------------
+    # Slot migration scenario helpers (what redis-cli --cluster reshard does, step by step)
+    # ------------------------------------------------------------------------
+    def set_keys(self, i: int, keys: Iterable[bytes]) -> None:
+        """Client writes of ``keys`` acknowledged by node ``i`` (names only)."""
+        for key in keys:
+            self.nodes[i].keyspace.add(key)
+
+    def open_slot(self, slot: int, source: int, target: int) -> None:
+        """CLUSTER SETSLOT IMPORTING on the target, then MIGRATING on the source (redis-cli's order)."""
+        self.admin(target, "setslot", slot, "importing", self.id(source))
+        self.admin(source, "setslot", slot, "migrating", self.id(target))
+
+    def migrate_keys(self, source: int, target: int, keys: Iterable[bytes]) -> list[bytes]:
+        """MIGRATE ... KEYS: the keys ``source`` holds go to ``target`` and are deleted on
+        the source (its replicas follow, as they get MIGRATE's DELs). Returns those moved."""
+        src, dst = self.nodes[source], self.nodes[target]
+        if not (src.alive and dst.alive) or self._blocked(source, target) or self._blocked(target, source):
+            raise ConnectionError(f"MIGRATE from node {source} cannot reach node {target}")
+        moved = [key for key in keys if src.keyspace.remove(key)]
+        for key in moved:
+            dst.keyspace.add(key)
+        return moved
+
+    def route_query(self, i: int, key: bytes, *, write: bool = False, asking: bool = False,
+                    readonly: bool = False) -> Any:
+        """Where node ``i`` would serve a GET (or a SET with ``write``) of ``key``: the
+        server's own routing decision (server/cluster_routing.py, a pure function) over
+        this node's slot view and key names. Imported on use: the simulation itself
+        stays free of the server package."""
+        from ..cluster.state import ClusterHealth
+        from ..server import commands as _registers_the_table  # noqa: F401
+        from ..server.cluster_routing import SlotView, route
+        from ..server.command_table import lookup
+
+        state = self.state(i)
+        spec = lookup(b"set" if write else b"get")
+        assert spec is not None
+        args = [b"SET", key, b"v"] if write else [b"GET", key]
+        view = SlotView(owner_of=state.owner_of, myself=state.myself, migrating_to=state.migrating_slots_to.get,
+                        importing_from=state.importing_slots_from.get, cluster_ok=state.state is ClusterHealth.OK)
+        return route([(spec, args)], view, self.nodes[i].keyspace.__contains__, asking=asking, readonly=readonly)
