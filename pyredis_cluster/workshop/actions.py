@@ -25,19 +25,16 @@ redis-cli moves keys with ``MIGRATE``, which is synchronous: the source node sto
 serving everyone while it talks to the target. The scenario's nodes share one event
 loop, so a blocking MIGRATE from one to another could never be answered. The keys are
 moved instead with the same payload MIGRATE sends (``DUMP``'s serialization, replayed
-with ``RESTORE-ASKING``), guarded so that no write is lost: ``WATCH key``, ``DUMP``,
+with ``RESTORE-ASKING``). The harness's ``cluster.move_slots`` does that too, but a
+client writing a key between its DUMP and its DEL would lose that write; the workshop
+moves slots under a running client, so each key is guarded: ``WATCH key``, ``DUMP``,
 ``RESTORE-ASKING ... REPLACE`` on the target, then ``MULTI / DEL key / EXEC`` on the
 source. If a client wrote the key in between, ``EXEC`` refuses (the WATCH fired) and
 the key is copied again. Until the DEL the key is served by the source; after it, the
 source answers ``ASK`` and the target has it: a reader never finds it missing.
 
-**Adding a node** (``redis-cli --cluster add-node``): ``CLUSTER MEET <ip> <port>`` sent
-to the new node, naming any node of the cluster; the handshake (MEET, PONG) introduces
-them, and gossip introduces the new node to everyone else.
-
-**Removing a node** (``redis-cli --cluster del-node``): move its slots away, then
-``CLUSTER FORGET <id>`` on every other node (which also keeps gossip from re-adding it
-for 60 s), then stop it.
+Adding a node (``CLUSTER MEET``) and removing one (``CLUSTER FORGET`` on every other
+node) are the harness's ``cluster.add_node()`` and ``cluster.remove_node(node)``.
 
 Deliberately weak: no pipelining and one slot at a time, which is slow for thousands of
 slots; scenarios move tens.
@@ -51,7 +48,7 @@ from typing import Any
 
 from ..cluster.state import ERR_SETSLOT_REPLICA
 from ..server.node import Node
-from .connection import HOST, Connection, is_error, text
+from .connection import Connection, is_error, text
 from .stage import core, node_id
 
 #: GETKEYSINSLOT batch size (redis-cli's --cluster-pipeline default is 10; any works).
@@ -120,23 +117,3 @@ async def move_slots(source: Node, target: Node, slots: Iterable[int], others: I
             for slot in slots:
                 expect_ok(await conn.call("CLUSTER", "SETSLOT", slot, "NODE", target_id), "SETSLOT NODE (other)")
     return report
-
-
-async def meet(new: Node, known: Node) -> None:
-    """``CLUSTER MEET <ip> <port> <bus port>`` sent to the new node, naming a node of the cluster.
-
-    The bus port is given because the scenario's nodes have ephemeral ones; without it,
-    MEET assumes port + 10000, as in Redis.
-    """
-    assert known.cluster is not None and known.cluster.bus is not None
-    async with Connection(new.port) as conn:
-        reply = await conn.call("CLUSTER", "MEET", HOST, known.port, known.cluster.bus.port)
-        expect_ok(reply, "CLUSTER MEET")
-
-
-async def forget(gone: Node, nodes: Iterable[Node]) -> None:
-    """``CLUSTER FORGET <id of gone>`` on every node of ``nodes``."""
-    gone_id = node_id(gone)
-    for node in nodes:
-        async with Connection(node.port) as conn:
-            expect_ok(await conn.call("CLUSTER", "FORGET", gone_id), "CLUSTER FORGET")

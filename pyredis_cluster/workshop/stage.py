@@ -7,9 +7,11 @@ A scenario (scenarios.py) is a coroutine ``play(stage)``. The :class:`Stage` giv
 * **a cluster**: :meth:`Stage.start_cluster` starts real nodes in this process with the
   test harness (testing/harness.py): real sockets on loopback, Redis 7.0's binary
   cluster bus, nothing simulated. Replicas are then attached to their primaries with
-  real replication (PSYNC), so a failover keeps the data. Nodes get short **labels**:
-  primaries ``A``, ``B``, ``C``...; ``A1`` is A's first replica; nodes added later are
-  ``D``, ``E``...; a label stays with its node id whatever its role becomes.
+  real replication (PSYNC), so a failover keeps the data. The harness also adds,
+  removes and restarts nodes (``cluster.add_node()``, ``cluster.restart(node)``...).
+  Nodes get short **labels**: primaries ``A``, ``B``, ``C``...; ``A1`` is A's first
+  replica; nodes added later are ``D``, ``E``...; a label stays with its node id
+  whatever its role becomes.
 * **narration**: :meth:`say` (what is about to happen, and why), :meth:`step` (a new
   act), :meth:`show` (what a client or ``redis-cli`` would print);
 * **the trace**: a :class:`~.timeline.Timeline` records every event of every node from
@@ -20,13 +22,13 @@ A scenario (scenarios.py) is a coroutine ``play(stage)``. The :class:`Stage` giv
 
 Time
 ----
-``time_scale`` multiplies every protocol duration the scenario controls: the node
-timeout is ``BASE_NODE_TIMEOUT_MS * time_scale`` (so failure detection, failure-report
-validity and vote spacing follow), and every wait's deadline grows with it. 1 is
-workshop speed (a failover in a few seconds); the tests use 0.3. Redis's fixed delays
-(the 500 ms before an election, 1 s per replica rank, the 5 s before a replica
-migrates) do not follow the node timeout; the cluster-wide clock
-(pyredis_cluster/clock.py), where present, slows those too.
+``time_scale`` stretches the cluster protocol's time: the harness gives every node a
+scaled clock (pyredis_cluster/clock.py, testing/timecontrol.py), so *every* timer (the
+1 s node timeout, the 500 ms before an election, 1 s per replica rank, the 5 s before
+a replica migrates, the pings) takes ``time_scale`` times as long in wall time. 1 is
+workshop speed (a failover in a couple of seconds), 10 is slow motion, the tests use
+0.3. Every wait's deadline grows with it. (Where the harness has no scaled clock, the
+node timeout alone is scaled.)
 
 Deliberately weak
 -----------------
@@ -38,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
 import sys
 import textwrap
 import time
@@ -52,7 +53,6 @@ from ..cluster.state import ClusterState
 from ..layout import Layout
 from ..server.node import Node
 from ..testing.harness import HOST, LocalCluster, create_cluster
-from ..testing.threaded import make_config
 from .timeline import Palette, Timeline
 
 #: The node timeout at time scale 1: short enough that a failover fits in a few seconds
@@ -105,8 +105,21 @@ class Pace:
     time_scale: float = 1.0
 
     @property
+    def protocol_clock_scaled(self) -> bool:
+        """The harness can scale the whole protocol's clock (testing/timecontrol.py)."""
+        return "time_scale" in inspect.signature(create_cluster).parameters
+
+    @property
     def node_timeout_ms(self) -> int:
+        if self.protocol_clock_scaled:
+            return BASE_NODE_TIMEOUT_MS  # in protocol time, which the clock stretches
         return max(100, round(BASE_NODE_TIMEOUT_MS * self.time_scale))
+
+    def cluster_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"node_timeout": self.node_timeout_ms}
+        if self.protocol_clock_scaled:
+            options["time_scale"] = self.time_scale
+        return options
 
     @property
     def deadline_seconds(self) -> float:
@@ -161,9 +174,8 @@ class Stage:
         self.cluster_options = dict(cluster_options or {})
         self.checks: list[Check] = []
         self.labels: dict[str, str] = {}  # node id -> label
-        self.timeline = Timeline(self.label_of)
+        self.timeline = Timeline(self.label_of, self.label_source)
         self.cluster: LocalCluster | None = None
-        self.extra_nodes: list[Node] = []  # started by the scenario, closed by close()
         self.on_cluster_started: list[Callable[[Stage], Awaitable[None]]] = []  # e.g. the live view
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._next_new_label = 0
@@ -172,9 +184,8 @@ class Stage:
 
     async def start_cluster(self, primaries: int = 3, replicas_per_primary: int = 0, **options: Any) -> LocalCluster:
         """A fresh, ready cluster (module docstring); replicas replicate before this returns."""
-        options = {**options, **self.cluster_options}
-        self.cluster = await create_cluster(Layout(primaries, replicas_per_primary),
-                                            node_timeout=self.pace.node_timeout_ms, **options)  # fmt: skip
+        options = {**self.pace.cluster_options(), **options, **self.cluster_options}
+        self.cluster = await create_cluster(Layout(primaries, replicas_per_primary), **options)
         self._next_new_label = primaries
         for index, node in enumerate(self.cluster.nodes[:primaries]):
             self.labels[node_id(node)] = _PRIMARY_LABELS[index]
@@ -182,9 +193,9 @@ class Stage:
             primary_label = self.labels[core(node).myself.primary_id or ""]
             count = sum(1 for label in self.labels.values() if label.startswith(primary_label))
             self.labels[node_id(node)] = f"{primary_label}{count}"
-        for node in self.cluster.nodes:
-            self.timeline.watch(node)
+        self.timeline.follow(self.cluster.events)
         await self.start_replication()
+        self.timeline.skip()
         self.show_nodes()
         for hook in self.on_cluster_started:
             await hook(self)
@@ -208,36 +219,6 @@ class Stage:
         await self.wait_for(lambda: all(r.replication is not None and r.replication.link_up for r in replicas),
                             "every replica has synchronised with its primary", quiet=True)  # fmt: skip
 
-    async def start_node(self, **options: Any) -> Node:
-        """A new, empty cluster node (knows only itself), labelled D, E...; closed at the end."""
-        directory = self.cluster.directory if self.cluster is not None else None
-        index = len(self.extra_nodes)
-        config_file = os.path.join(directory, f"nodes-extra-{index}.conf") if directory else f"nodes-extra-{index}.conf"
-        merged = {"bind": HOST, **self.cluster_options, **options, "cluster_enabled": True,
-                  "cluster_node_timeout": self.pace.node_timeout_ms, "cluster_config_file": config_file}  # fmt: skip
-        node = Node(make_config(**merged))
-        await node.start()
-        self.extra_nodes.append(node)
-        if node_id(node) not in self.labels:
-            self.labels[node_id(node)] = _PRIMARY_LABELS[self._next_new_label]
-            self._next_new_label += 1
-        self.timeline.watch(node)
-        return node
-
-    async def restart(self, old: Node) -> Node:
-        """Start a dead node again from its nodes.conf, on its old ports (a process restart)."""
-        assert old.cluster is not None and old.cluster.bus is not None
-        config = old.config
-        node = Node(make_config(bind=HOST, port=old.port, cluster_port=old.cluster.bus.port, cluster_enabled=True,
-                                cluster_node_timeout=config.cluster_node_timeout,
-                                cluster_config_file=config.cluster_config_file))  # fmt: skip
-        await node.start()
-        self.extra_nodes.append(node)
-        self.timeline.watch(node)
-        if self.cluster is not None:  # the cluster's list now holds the running process
-            self.cluster.nodes[self.cluster.nodes.index(old)] = node
-        return node
-
     def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Something to stop when the scenario ends (a proxy, a client task...)."""
         self._closers.append(closer)
@@ -250,23 +231,31 @@ class Stage:
             except Exception:  # noqa: BLE001 - closing must go on
                 pass
         self._closers.clear()
-        await asyncio.gather(*(node.close() for node in self.extra_nodes), return_exceptions=True)
         if self.cluster is not None:
             await self.cluster.close()
 
     # -- names ----------------------------------------------------------------------------------
 
     def label_of(self, name: str) -> str:
+        """The label of a node id (its first 8 characters if it has none, e.g. a handshake name)."""
         return self.labels.get(name, name[:8])
 
+    def label_source(self, name: str) -> str:
+        """The label of the node an event happened on: a node the cluster gained gets the
+        next letter (D, E...)."""
+        if name not in self.labels:
+            self.labels[name] = _PRIMARY_LABELS[self._next_new_label]
+            self._next_new_label += 1
+        return self.labels[name]
+
     def label(self, node: Node | ClusterNode) -> str:
-        return self.label_of(node.name if isinstance(node, ClusterNode) else node_id(node))
+        return self.label_source(node.name if isinstance(node, ClusterNode) else node_id(node))
 
     def node(self, label: str) -> Node:
-        """The running node labelled ``label``."""
-        for node in [*(self.cluster.nodes if self.cluster else []), *self.extra_nodes]:
-            if node.cluster is not None and node.cluster.state is not None and self.label(node) == label \
-                    and node.cluster.bus is not None and node.cluster.bus.port:  # fmt: skip
+        """The node labelled ``label`` (the running process, after a restart)."""
+        assert self.cluster is not None
+        for node in self.cluster.nodes:
+            if self.label(node) == label:
                 return node
         raise KeyError(label)
 

@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 Every node's cluster core reports each state change as an
 :class:`~pyredis_cluster.cluster.events.Event` (cluster/events.py): PFAIL, FAIL, a vote,
-an epoch bump, a slot rebound... The scenario cluster runs in this process, so the
-:class:`Timeline` simply listens to every node (``ClusterSupport.listeners``) and keeps
-``(node label, event)`` pairs in arrival order.
+an epoch bump, a slot rebound... The scenario cluster runs in this process, and the
+harness already logs every node's events from start-up on, nodes it adds or restarts
+included (``cluster.events``, testing/topology.py). The :class:`Timeline` follows that
+log, keeping ``(node label, event)`` pairs.
 
 Showing them raw would drown the story (each change is seen by every node, links come
 and go), so :meth:`Timeline.story` tells it the way a teacher would:
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, TextIO
 from ..cluster.events import Event, EventName, LogLevel
 
 if TYPE_CHECKING:
-    from ..server.node import Node
+    from ..testing.topology import EventLog
 
 #: Plumbing: true, but not part of any story a workshop tells.
 QUIET_EVENTS = frozenset({
@@ -105,43 +106,61 @@ class Palette:
 
 
 class Timeline:
-    """Events (and traced messages) of every watched node, in arrival order."""
+    """Events (and traced messages) of every node of a cluster, in time order."""
 
-    def __init__(self, label_of: Callable[[str], str]) -> None:
-        #: node id -> label (the scenario's naming, e.g. "A1")
+    def __init__(self, label_of: Callable[[str], str], label_source: Callable[[str], str] | None = None) -> None:
+        #: node id -> label, for ids mentioned in a text (the scenario's naming, e.g. "A1")
         self.label_of = label_of
+        #: the label of the node an event happened on (may give a new node its label)
+        self.label_source = label_source or label_of
         self.start_ms: int | None = None
         self.entries: list[tuple[str, Event]] = []  # (label of the node that changed, event)
         self.lines: list[Line] = []
         self._told = 0  # lines already returned by story()
-        self._watched: set[int] = set()
+        self._log: EventLog | None = None
+        self._read = 0  # entries of the log already taken
+        self._pending: list[Line] = []  # taken, not yet merged into lines (sorted first)
 
     # -- recording --------------------------------------------------------------------------
 
-    def watch(self, node: Node) -> None:
-        """Record every event of ``node`` from now on (once per node object)."""
-        if id(node) in self._watched or node.cluster is None:
-            return
-        self._watched.add(id(node))
-        node.cluster.listeners.append(self.add_event)
+    def follow(self, log: EventLog) -> None:
+        """Read every event of the cluster's event log (testing/topology.py), from its start."""
+        self._log, self._read = log, 0
+
+    def refresh(self) -> None:
+        """Take the events logged since the last call, and merge what is pending, in time order."""
+        log = self._log
+        if log is not None:
+            while self._read < len(log.entries):
+                self.add_event(log.entries[self._read].event)
+                self._read += 1
+        self._pending.sort(key=lambda line: line.time_ms)
+        for line in self._pending:
+            self._merge(line)
+        self._pending.clear()
+
+    def skip(self) -> None:
+        """Count everything recorded so far as told (start-up noise); time restarts at the next line."""
+        self.refresh()
+        self._told = len(self.lines)
+        self.start_ms = None
 
     def add_event(self, event: Event) -> None:
-        if self.start_ms is None:
-            self.start_ms = event.time_ms
-        label = self.label_of(event.source)
+        label = self.label_source(event.source)
         self.entries.append((label, event))
         if event.name in QUIET_EVENTS:
             return
-        self._merge(Line(event.time_ms, self.name_nodes(event.describe()), [label], event.level, "event",
-                         str(event.name)))  # fmt: skip
+        self._pending.append(Line(event.time_ms, self.name_nodes(event.describe()), [label], event.level, "event",
+                                  str(event.name)))  # fmt: skip
 
     def add_message(self, time_ms: int, node_label: str, text: str, message_type: str) -> None:
         """A traced bus message (already filtered by the caller), told like an event."""
-        if self.start_ms is None:
-            self.start_ms = time_ms
-        self._merge(Line(time_ms, self.name_nodes(text), [node_label], LogLevel.VERBOSE, "message", message_type))
+        self._pending.append(Line(time_ms, self.name_nodes(text), [node_label], LogLevel.VERBOSE, "message",
+                                  message_type))  # fmt: skip
 
     def _merge(self, line: Line) -> None:
+        if self.start_ms is None:
+            self.start_ms = line.time_ms
         for earlier in reversed(self.lines[self._told:]):
             if line.time_ms - earlier.time_ms > MERGE_WINDOW_MS:
                 break
@@ -159,14 +178,17 @@ class Timeline:
 
     def of(self, name: EventName, label: str | None = None) -> list[Event]:
         """Recorded events named ``name`` (on the node labelled ``label``, if given)."""
+        self.refresh()
         return [event for where, event in self.entries if event.name is name and (label is None or where == label)]
 
     def labels_with(self, name: EventName) -> set[str]:
+        self.refresh()
         return {where for where, event in self.entries if event.name is name}
 
     def story(self, palette: Palette | None = None) -> list[str]:
         """The lines recorded since the previous call, formatted."""
         palette = palette or Palette(False)
+        self.refresh()
         lines, self._told = self.lines[self._told:], len(self.lines)
         start = self.start_ms or 0
         out = []
