@@ -201,10 +201,38 @@ def test_search_multiple_owners_does_what_7_0_does(cluster: list[ClusterProc]) -
     assert read_all(cluster, on_owner) == on_owner
 
 
+@pytest.mark.parametrize("same_value", [True, False], ids=["same-value", "different-value"])
+def test_fix_meets_a_key_on_both_sides(cluster: list[ClusterProc], same_value: bool) -> None:
+    """The stray copy of a key exists on the owner too: MIGRATE answers BUSYKEY, redis-cli
+    compares DEBUG DIGEST-VALUE on both nodes, replaces equal values and refuses to
+    overwrite different ones."""
+    slot = FIRST + 70 + same_value
+    on_owner, on_stray = keys_on_a_non_owner(cluster, slot, f"busy-{same_value}")
+    owner, stray = cluster[0], cluster[1]
+    clash = on_owner[0]
+    with stray.connect() as conn:
+        assert conn.call("ASKING") == "OK"
+        assert conn.call("SET", clash, clash if same_value else "another value") == "OK"
+    output = run_scenario(f"busy-{same_value}", cluster, on_owner + on_stray)
+    assert "*** Target key exists" in output, output
+    if same_value:
+        assert "*** Replacing target keys..." in output, output
+    else:
+        assert "*** Found 1 key(s) in both source node and target node having different values." in output, output
+        assert owner.call("GET", clash) == clash.encode()  # nothing overwritten
+        # The operator settles it by hand and runs fix again.
+        with stray.connect() as conn:
+            assert conn.call("ASKING") == "OK" and conn.call("DEL", clash) == 1
+        assert fix(cluster).returncode == 0
+    check_passes(cluster)
+    assert stray.call("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    assert read_all(cluster, on_owner + on_stray) == on_owner + on_stray
+
+
 def test_fix_output_is_the_same_as_against_redis_server() -> None:
     """Runs after both parameterisations of the scenarios above (module order)."""
     compared = {name: kinds for name, kinds in OUTPUTS.items() if len(kinds) == 2}
-    assert len(compared) == 6, sorted(OUTPUTS)
+    assert len(compared) == 8, sorted(OUTPUTS)
     for name, kinds in compared.items():
         ours, real = (_comparable(kinds[kind]) for kind in ("ours", "real"))
         assert ours == real, f"{name}:\n{kinds['ours']}\n---\n{kinds['real']}"
