@@ -137,16 +137,20 @@ class TraceFormatter:
 
     # -- filtering ----------------------------------------------------------------------------
 
-    def wanted(self, record: Record) -> bool:
+    def shown(self, record: Record) -> bool:
+        """The filters the user chose: ``--events-only``, and the chatter unless ``--chatter``."""
         options = self.options
-        kind = record["kind"]
-        if options.events_only and kind != "event":
+        if options.events_only and record["kind"] != "event":
             return False
-        if not options.chatter and is_chatter(record):
+        return options.chatter or not is_chatter(record)
+
+    def wanted(self, record: Record) -> bool:
+        """``shown``, and each message once: at its sending end when both ends are followed."""
+        if not self.shown(record):
             return False
-        if kind == "recv" and not options.only:
+        if record["kind"] == "recv" and not self.options.only:
             # Both ends traced: the message was already shown when it was sent.
-            followed = options.followed
+            followed = self.options.followed
             return followed is not None and record["from"] not in followed
         return True
 
@@ -400,12 +404,8 @@ class Printer:
         if record["kind"] == "notice":
             self.notice(record["node"], record["text"])
             return
-        if self.as_json:
-            self.formatter.learn_record(record)
-            options = self.formatter.options
-            wanted = not (options.events_only and record["kind"] != "event") and (
-                options.chatter or not is_chatter(record))  # fmt: skip
-            line = to_json_line(record) if wanted else None
+        if self.as_json:  # raw records: both ends of each message are kept
+            line = to_json_line(record) if self.formatter.shown(record) else None
         else:
             line = self.formatter.format(record)
         if line is None:
