@@ -184,7 +184,8 @@ class TraceFormatter:
         elif kind in ("FAILOVER_AUTH_REQUEST", "FAILOVER_AUTH_ACK", "MFSTART"):
             parts.append(f"epoch {record['current_epoch']}")
         elif kind in ("PING", "PONG", "MEET"):
-            parts.append(f"epoch {record['current_epoch']}/{record['config_epoch']} {record['flags']}")
+            flags = record["flags"].replace("myself,", "")  # the sender speaks of itself: implied
+            parts.append(f"epoch {record['current_epoch']}/{record['config_epoch']} {flags}")
             if record["slots"]:
                 parts.append(f"slots {record['slots']}")
             gossip = [self._gossip_word(entry) for entry in record.get("gossip", ())]
