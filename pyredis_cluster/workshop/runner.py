@@ -36,11 +36,16 @@ from .stage import ScenarioFailed, ScenarioResult, Stage
 
 async def run_scenario(scenario: Scenario | str, *, time_scale: float = 1.0, out: TextIO | None = None,
                        color: bool | None = None, cluster_options: dict[str, Any] | None = None,
-                       stage: Stage | None = None) -> ScenarioResult:  # fmt: skip
-    """Play ``scenario`` on a fresh cluster; never raises for a failed outcome."""
+                       deadline_seconds: float | None = None, stage: Stage | None = None) -> ScenarioResult:  # fmt: skip
+    """Play ``scenario`` on a fresh cluster; never raises for a failed outcome.
+
+    ``cluster_options`` (config options for every node) and ``deadline_seconds`` (of every
+    wait) let a test play a scenario against a deliberately broken cluster.
+    """
     if isinstance(scenario, str):
         scenario = SCENARIOS[scenario]
-    stage = stage or Stage(out=out, time_scale=time_scale, color=color, cluster_options=cluster_options)
+    stage = stage or Stage(out=out, time_scale=time_scale, color=color, cluster_options=cluster_options,
+                           deadline_seconds=deadline_seconds)  # fmt: skip
     result = ScenarioResult(scenario.name)
     started = time.monotonic()
     stage.title(f"{scenario.title}  [{scenario.name}]")

@@ -81,7 +81,8 @@ def live(stage: Stage, *exclude: Node) -> list[Node]:
 
 
 def keys_for(slots: set[int], count: int, prefix: str) -> list[str]:
-    """``count`` key names spread over ``slots`` (as evenly as the hash allows)."""
+    """``count`` key names spread over ``slots`` (as evenly as the hash allows); also good
+    as hash tags: ``{name}:anything`` is in the same slot as ``name``."""
     ordered = sorted(slots)
     return [key_in_slots({ordered[i % len(ordered)]}, f"{prefix}{i}") for i in range(count)]
 
@@ -107,8 +108,8 @@ async def reshard(stage: Stage) -> None:
     cluster = await stage.start_cluster(primaries=3)
     a, b = stage.node("A"), stage.node("B")
     slots = set(sorted(owned_slots(a))[-MOVED_SLOTS:])
-    keys = keys_for(slots, 24, "user") + keys_for(owned_slots(b), 6, "other")
-    client = RunningClient(a.port, keys)
+    tags = keys_for(slots, 3 * MOVED_SLOTS, "user") + keys_for(owned_slots(b), 3, "other")
+    client = RunningClient(a.port, tags)
     await client.start()
     stage.add_closer(client.stop)
     await stage.wait_for(lambda: client.traffic.writes >= 40, "the client is writing and reading")
@@ -250,7 +251,7 @@ async def manual_failover(stage: Stage) -> None:
     cluster = await stage.start_cluster(primaries=3, replicas_per_primary=1)
     a, a1 = stage.node("A"), stage.node("A1")
     slots = owned_slots(a)
-    client = RunningClient(a.port, keys_for(slots, 20, "order"))
+    client = RunningClient(a.port, keys_for(slots, 10, "order"))
     await client.start()
     stage.add_closer(client.stop)
     await stage.wait_for(lambda: client.traffic.writes >= 40, "a client is writing to A's slots")
@@ -452,6 +453,7 @@ async def add_remove_node(stage: Stage) -> None:
     stage.check(all(node_id(n) in core(o).nodes for n in everyone for o in everyone),
                 "every node knows every other, D included")  # fmt: skip
     stage.check(not owned_slots(d), "D serves no slot yet")
+    await stage.wait_for(lambda: core(d).state is ClusterHealth.OK, "D says cluster_state:ok")
     stage.show_trace()
 
     stage.step("Slots (and keys) move from A to D")

@@ -103,6 +103,8 @@ class Pace:
     """How fast the scenario's cluster runs (module docstring, "Time")."""
 
     time_scale: float = 1.0
+    #: Overrides the deadline of every wait (the tests use a short one where a check must fail).
+    deadline_override: float | None = None
 
     @property
     def protocol_clock_scaled(self) -> bool:
@@ -123,6 +125,8 @@ class Pace:
 
     @property
     def deadline_seconds(self) -> float:
+        if self.deadline_override is not None:
+            return self.deadline_override
         return BASE_DEADLINE_SECONDS * max(1.0, self.time_scale)
 
 
@@ -166,9 +170,9 @@ class Stage:
     """Everything a scenario plays with (module docstring)."""
 
     def __init__(self, *, out: TextIO | None = None, time_scale: float = 1.0, color: bool | None = None,
-                 cluster_options: dict[str, Any] | None = None) -> None:  # fmt: skip
+                 cluster_options: dict[str, Any] | None = None, deadline_seconds: float | None = None) -> None:  # fmt: skip
         self.out = out or sys.stdout
-        self.pace = Pace(time_scale)
+        self.pace = Pace(time_scale, deadline_seconds)
         self.palette = Palette(color) if color is not None else Palette.for_stream(self.out)
         #: Extra config options for every node (the tests use it to sabotage a cluster).
         self.cluster_options = dict(cluster_options or {})

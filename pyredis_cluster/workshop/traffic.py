@@ -4,8 +4,15 @@ Theory of operation
 -------------------
 :class:`RunningClient` is what an application does: a real cluster client (redis-py's
 asyncio ``RedisCluster``, which follows ``MOVED`` and ``ASK``, retries ``TRYAGAIN`` and
-refreshes its slot map when a node goes away) writing ``SET key n`` with an increasing
-``n`` over a fixed set of keys, and reading each key back right after writing it.
+refreshes its slot map when a node goes away) writing in a loop, with an increasing
+``n``, round-robin over some hash tags (so the keys land in slots the scenario chose):
+
+* ``SET {tag}:<n> <n>``: a new key each time, never written again (an append-only log:
+  if a move or a failover drops it, nothing will hide the loss);
+* ``SET {tag}:latest <n>``: one key per tag, rewritten over and over (a counter: the
+  race between a write and a key being moved);
+
+and reading ``{tag}:latest`` back right after writing it.
 
 Every write the cluster **acknowledged** (``OK``) is remembered as the key's last
 acknowledged value. A write that failed (an error, a timeout) is counted but not
@@ -35,6 +42,8 @@ from .connection import HOST
 #: Pause between two operations: the nodes share this event loop, and a workshop wants a
 #: steady trickle of traffic, not a benchmark.
 OPERATION_GAP_SECONDS = 0.002
+#: Keys read per round trip when checking for lost writes.
+_VERIFY_BATCH = 200
 
 
 @dataclass
@@ -49,9 +58,9 @@ class Traffic:
 class RunningClient:
     """Writes and reads ``keys`` in a loop until stopped (module docstring)."""
 
-    def __init__(self, port: int, keys: list[str]) -> None:
+    def __init__(self, port: int, tags: list[str]) -> None:
         self.port = port
-        self.keys = keys
+        self.tags = tags
         self.acknowledged: dict[str, int] = {}
         self.traffic = Traffic()
         self._task: asyncio.Task[None] | None = None
@@ -69,23 +78,28 @@ class RunningClient:
         n = 0
         while self._running:
             n += 1
-            key = self.keys[n % len(self.keys)]
+            tag = self.tags[n % len(self.tags)]
+            for key in (f"{{{tag}}}:{n}", f"{{{tag}}}:latest"):
+                await self._write(key, n)
             try:
-                await self._client.set(key, n)
+                value = await self._client.get(f"{{{tag}}}:latest")
             except (RedisError, OSError) as err:
-                self._failed(err)
+                self._failed(err, write=False)
             else:
-                self.acknowledged[key] = n
-                self.traffic.writes += 1
-                try:
-                    value = await self._client.get(key)
-                except (RedisError, OSError) as err:
-                    self._failed(err, write=False)
-                else:
-                    self.traffic.reads += 1
-                    if value is None or int(value) < n:
-                        self.traffic.stale_reads += 1
+                self.traffic.reads += 1
+                if value is None or int(value) < self.acknowledged.get(f"{{{tag}}}:latest", 0):
+                    self.traffic.stale_reads += 1
             await asyncio.sleep(OPERATION_GAP_SECONDS)
+
+    async def _write(self, key: str, n: int) -> None:
+        assert self._client is not None
+        try:
+            await self._client.set(key, n)
+        except (RedisError, OSError) as err:
+            self._failed(err)
+        else:
+            self.acknowledged[key] = n
+            self.traffic.writes += 1
 
     def _failed(self, err: Exception, write: bool = True) -> None:
         if write:
@@ -123,11 +137,14 @@ class RunningClient:
         client = redis.asyncio.RedisCluster(host=HOST, port=port or self.port, decode_responses=True)
         try:
             lost: dict[str, tuple[int, int | None]] = {}
-            for key, acked in self.acknowledged.items():
-                value = await client.get(key)
-                read = None if value is None else int(value)
-                if read is None or read < acked:
-                    lost[key] = (acked, read)
+            keys = list(self.acknowledged)
+            for start in range(0, len(keys), _VERIFY_BATCH):
+                batch = keys[start:start + _VERIFY_BATCH]
+                for key, value in zip(batch, await client.mget_nonatomic(batch)):
+                    acked = self.acknowledged[key]
+                    read = None if value is None else int(value)
+                    if read is None or read < acked:
+                        lost[key] = (acked, read)
             return lost
         finally:
             await client.aclose()
