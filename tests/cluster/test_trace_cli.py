@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 
+from pyredis_cluster.cluster.trace import is_chatter, parse_record
 from pyredis_cluster.tracecli import (
     FormatOptions,
     Merger,
+    Printer,
     TraceFormatter,
     format_records,
     parse_cluster_nodes,
@@ -140,3 +143,24 @@ def test_parse_cluster_nodes_skips_nodes_without_an_address() -> None:
     )
     peers = parse_cluster_nodes(text, "10.1.1.1")
     assert [(p.node_id[0], p.host, p.port) for p in peers] == [("b", "10.1.1.1", 7000), ("a", "127.0.0.1", 7001)]
+
+
+def test_json_output_keeps_both_ends_and_honours_the_filters() -> None:
+    sim, _, _ = failover_sim()
+    ordered = sorted(sim.trace, key=lambda r: r["t"])
+
+    def printed(options: FormatOptions, count: int | None = None) -> list[dict]:
+        out = io.StringIO()
+        printer = Printer(TraceFormatter(options), as_json=True, out=out, count=count)
+        for record in ordered:
+            printer.emit(record)
+        return [parse_record(line) for line in out.getvalue().splitlines()]
+
+    story = printed(FormatOptions())
+    assert story == [r for r in ordered if not is_chatter(r)]  # unchanged records, receives included
+    assert any(r["kind"] == "recv" for r in story)
+    events = [r for r in ordered if r["kind"] == "event"]
+    assert printed(FormatOptions(events_only=True)) == [r for r in events if not is_chatter(r)]
+    assert printed(FormatOptions(events_only=True, chatter=True)) == events
+    assert printed(FormatOptions(chatter=True)) == ordered
+    assert printed(FormatOptions(chatter=True), count=7) == ordered[:7]
