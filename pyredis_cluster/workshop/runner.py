@@ -15,9 +15,9 @@ that ran out of time, an unexpected exception) has its reason in the result too.
 command line prints a verdict per scenario and exits with 0 only if every scenario
 passed.
 
-``--view`` opens the browser live view (pyredis_cluster/web/) on the scenario's cluster
-as soon as it has started, when that package is installed; use a large ``--time-scale``
-so that there is time to point at the screen.
+``--view`` serves the browser live view (pyredis_cluster/web/) of the scenario's cluster
+as soon as it has started, and keeps cluster and view up after the scenario until Enter
+is pressed; use a large ``--time-scale`` so that there is time to point at the screen.
 """
 
 from __future__ import annotations
@@ -58,7 +58,11 @@ async def run_scenario(scenario: Scenario | str, *, time_scale: float = 1.0, out
         stage.show_trace()
         print(traceback.format_exc(), file=stage.out)
     finally:
-        await stage.close()
+        try:
+            for hook in stage.before_close:
+                await hook(stage)
+        finally:
+            await stage.close()
     result.checks = stage.checks
     result.seconds = time.monotonic() - started
     verdict = stage.palette.good("PASSED") if result.passed else stage.palette.bad("FAILED")
@@ -76,30 +80,26 @@ def list_scenarios(out: TextIO) -> None:
         print(f"{scenario.name.ljust(width)}  {scenario.summary}", file=out)
 
 
-def _view_hook(stage: Stage) -> bool:
-    """Start the live view when the cluster is up; False if the web package is missing."""
+def _view_hook(stage: Stage, http_port: int) -> bool:
+    """Serve the live view once the cluster is up, until the teacher presses Enter after the
+    scenario; False if the web package (the ``view`` extra) is missing."""
     try:
-        from ..web import serve_view  # type: ignore[attr-defined]
+        from ..web import serve_view
     except ImportError:
         return False
 
     async def open_view(stage: Stage) -> None:
         assert stage.cluster is not None
-        view = serve_view(stage.cluster)
-        if asyncio.iscoroutine(view):
-            view = await view
-        url = getattr(view, "url", None)
-        stage.say(f"Live view: {url}" if url else "Live view started.")
-        close = getattr(view, "close", None)
-        if close is not None:
-            async def closer() -> None:
-                result = close()
-                if asyncio.iscoroutine(result):
-                    await result
+        stack = contextlib.AsyncExitStack()
+        url = await stack.enter_async_context(serve_view(stage.cluster.startup_nodes, http_port))
+        stage.add_closer(stack.aclose)
+        stage.say(f"Live view: {url} (open it in a browser)")
 
-            stage.add_closer(closer)
+    async def linger(stage: Stage) -> None:
+        await asyncio.to_thread(input, "Press Enter to stop the cluster and the live view. ")
 
     stage.on_cluster_started.append(open_view)
+    stage.before_close.append(linger)
     return True
 
 
@@ -113,7 +113,9 @@ def main(argv: list[str]) -> int:
     run.add_argument("names", nargs="+", metavar="name")
     run.add_argument("--time-scale", type=float, default=1.0,
                      help="slow the protocol down (>1) or speed it up (<1); default 1")  # fmt: skip
-    run.add_argument("--view", action="store_true", help="open the browser live view on the cluster")
+    run.add_argument("--view", action="store_true",
+                     help="serve the browser live view of the scenario's cluster (kept until Enter at the end)")
+    run.add_argument("--http-port", type=int, default=8080, help="the live view's port (default 8080; 0: any)")
     run.add_argument("--no-color", action="store_true")
     args = parser.parse_args(argv)
     out = sys.stdout
@@ -133,7 +135,7 @@ def main(argv: list[str]) -> int:
         results = []
         for name in names:
             stage = Stage(out=out, time_scale=args.time_scale, color=False if args.no_color else None)
-            if args.view and not _view_hook(stage):
+            if args.view and not _view_hook(stage, args.http_port):
                 print("the live view is not available in this installation", file=sys.stderr)
             results.append(await run_scenario(name, stage=stage))
         return results

@@ -181,6 +181,7 @@ class Stage:
         self.timeline = Timeline(self.label_of, self.label_source)
         self.cluster: LocalCluster | None = None
         self.on_cluster_started: list[Callable[[Stage], Awaitable[None]]] = []  # e.g. the live view
+        self.before_close: list[Callable[[Stage], Awaitable[None]]] = []  # e.g. "press Enter"
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self._next_new_label = 0
 
