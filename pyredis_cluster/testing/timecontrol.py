@@ -366,7 +366,7 @@ class TimeControl:
     async def step(self) -> tuple[Node, HeldMessage] | None:
         """Hand the oldest held message of the first node holding one to its core (its
         bytes in flight delivered first); None when nothing is held."""
-        await self._deliver_in_flight()
+        await self.deliver_in_flight()
         for node in self.nodes:
             bus = node.cluster.bus if node.cluster is not None else None
             if bus is not None and not bus.closed and not bus.paused and bus.held:
@@ -380,7 +380,7 @@ class TimeControl:
         moves; returns how many messages were handed over. Paused nodes keep theirs."""
         delivered = 0
         for _ in range(MAX_SETTLE_ROUNDS):
-            await self._deliver_in_flight()
+            await self.deliver_in_flight()
             moved = 0
             for bus in self._live():
                 if bus.paused:
@@ -393,7 +393,8 @@ class TimeControl:
                 return delivered
         raise RuntimeError(f"the cluster did not settle after {MAX_SETTLE_ROUNDS} rounds")
 
-    async def _deliver_in_flight(self) -> None:
+    async def deliver_in_flight(self) -> None:
+        """Bring every byte in flight to its receiver (held there, if frozen), nothing more."""
         if self.network is not None:
             self.network.flush()
             return
