@@ -269,7 +269,8 @@ class LocalCluster:
 
     async def failover(self, primary: Node, mode: str = "auto", *, replica: Node | None = None,
                        timeout: float = 10.0) -> Node:  # fmt: skip
-        """A real failover of ``primary``; returns the new primary once every node agrees.
+        """A real failover of ``primary``; returns the new primary once every node sees it
+        serving the slots (``wait_until_agree`` for the old primary's new role everywhere).
 
         ``manual``/``force``/``takeover``: CLUSTER FAILOVER [FORCE|TAKEOVER] on ``replica``
         (default: its first replica). ``auto``: the primary is paused until a replica wins
