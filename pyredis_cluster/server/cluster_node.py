@@ -256,14 +256,14 @@ class ClusterSupport:
     def _pause_writes(self, until_ms: int) -> None:
         """Manual failover, primary side: hold write commands like CLIENT PAUSE WRITE, then
         tell the core the offset reached (writes are held from now on, so it is exact)."""
-        from .commands.connection import ClientPause
+        from .commands.connection import ClientPause, PausePurpose
 
         node = self.node
         if node.client_pause is None:
             node.client_pause = ClientPause(node)
         wall_until_ms = self.clock.wall_ms_at(until_ms)  # until_ms is protocol time
         until = time.time() + FROZEN_PAUSE_SECONDS if wall_until_ms is None else wall_until_ms / 1000
-        node.client_pause.pause(until, False)
+        node.client_pause.pause(until, False, PausePurpose.FAILOVER)  # CLIENT UNPAUSE leaves it on
         self._failover_pause = node.client_pause
         assert self.state is not None
         offset, _ = replication_progress(node)
@@ -273,7 +273,9 @@ class ClusterSupport:
         """The manual failover ended: lift the pause it started (if it still runs)."""
         pause, self._failover_pause = self._failover_pause, None
         if pause is not None and self.node.client_pause is pause:
-            pause.end()
+            from .commands.connection import PausePurpose
+
+            pause.end(PausePurpose.FAILOVER)  # a CLIENT PAUSE of its own goes on
 
     def _replication_changed(self, change: ReplicationChanged) -> None:
         """Our role changed: follow the new primary, or stop replicating (promoted: the

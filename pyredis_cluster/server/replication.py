@@ -373,11 +373,16 @@ class Replication:
 
     async def _ping_replicas(self) -> None:
         """PING the replicas every repl-ping-replica-period (it is part of the stream),
-        except while writes are paused: the offset must then stay still (a manual
-        failover waits for the replica to reach it)."""
+        except while a manual failover pauses writes: the offset must then stay still
+        (the replica waits to reach it exactly). A CLIENT PAUSE does not stop them (7.0)."""
+        from .commands.connection import PausePurpose  # commands import us
+
         while True:
             await asyncio.sleep(max(1, int(self.node.config.repl_ping_replica_period)))
-            if self.replicas and self.master_host is None and self.node.client_pause is None:
+            pause = self.node.client_pause
+            if pause is not None and pause.pauses_for(PausePurpose.FAILOVER):
+                continue
+            if self.replicas and self.master_host is None:
                 self.feed(encode_command([b"PING"]))
 
     # -- replica side -------------------------------------------------------------------------

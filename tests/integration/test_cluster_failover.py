@@ -217,6 +217,48 @@ async def test_default_manual_failover_pauses_writes_on_the_primary_and_swaps_th
         assert events.of(EventName.FAILOVER_WON, replica)
 
 
+async def test_client_unpause_does_not_end_the_manual_failover_pause() -> None:
+    """7.0 keeps pauses per purpose: CLIENT UNPAUSE ends CLIENT PAUSE's, not the one a
+    manual failover holds on the primary (else a write could land after the offset the
+    replica catches up to, and be lost)."""
+    async with start_cluster(primaries=3, replicas_per_primary=1, node_timeout=NODE_TIMEOUT_MS) as cluster:
+        primary, replica, slots = shard(cluster)
+        key = next(f"k{i}" for i in range(100_000) if key_hash_slot(f"k{i}".encode()) in slots)
+        reader, writer = await asyncio.open_connection("127.0.0.1", primary.port)
+
+        def on_paused(event: Event) -> None:
+            if event.name is EventName.MANUAL_FAILOVER_WRITES_PAUSED:
+                # Pipelined: the UNPAUSE runs first (not a write), then the SET.
+                writer.write(encode_command(("CLIENT", "UNPAUSE")) + encode_command(("SET", key, "v")))
+
+        primary.cluster.listeners.append(on_paused)  # type: ignore[union-attr]
+        try:
+            assert await raw_reply(replica.port, b"CLUSTER FAILOVER\r\n") == b"+OK\r\n"
+            assert await asyncio.wait_for(reader.readline(), DEADLINE_SECONDS) == b"+OK\r\n"  # UNPAUSE
+            # The SET waited for the failover and was redirected: never acknowledged here.
+            reply = await asyncio.wait_for(reader.readline(), DEADLINE_SECONDS)
+            assert reply.startswith(b"-MOVED ") and reply.rstrip().endswith(f":{replica.port}".encode()), reply
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        assert core(replica).myself.is_primary
+
+
+async def test_a_client_pause_outlives_the_manual_failover_pause() -> None:
+    async with start_cluster(primaries=3, replicas_per_primary=1, node_timeout=NODE_TIMEOUT_MS) as cluster:
+        primary, replica, _ = shard(cluster)
+        other = cluster.primaries[1]
+        # An operator's CLIENT PAUSE WRITE on the primary, then a manual failover: when
+        # the failover's own pause ends, the operator's still holds writes.
+        assert await command(primary.port, "CLIENT", "PAUSE", "60000", "WRITE") == "OK"
+        assert await raw_reply(replica.port, b"CLUSTER FAILOVER\r\n") == b"+OK\r\n"
+        await wait_for(lambda: core(primary).myself.is_replica, "the primary to become a replica")
+        assert primary.client_pause is not None and primary.client_pause.until > time.time() + 30
+        assert await command(primary.port, "CLIENT", "UNPAUSE") == "OK"
+        assert primary.client_pause is None
+        assert other.client_pause is None
+
+
 async def test_force_fails_over_from_a_dead_primary_that_default_mode_refuses() -> None:
     # cluster-replica-no-failover: no automatic election, so only the operator can act.
     async with start_cluster(primaries=3, replicas_per_primary=1, node_timeout=NODE_TIMEOUT_MS,

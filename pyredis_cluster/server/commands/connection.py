@@ -14,6 +14,7 @@ CLIENT PAUSE holds commands through a gate in the dispatch pipeline
 
 from __future__ import annotations
 
+import enum
 import hmac
 import time
 from typing import Any
@@ -390,8 +391,16 @@ def client_pause(c: Client, args: list[bytes]) -> Any:
          summary="Let paused clients run again", complexity="O(N) in the number of paused clients")  # fmt: skip
 def client_unpause(c: Client, args: list[bytes]) -> Any:
     if c.node.client_pause is not None:
-        c.node.client_pause.end()
+        c.node.client_pause.end(PausePurpose.CLIENT_COMMAND)  # a manual failover's pause stays
     return OK
+
+
+class PausePurpose(enum.StrEnum):
+    """Who paused the clients (7.0's pause_purpose): each purpose has its own end and
+    mode, and ending one (CLIENT UNPAUSE) leaves the others running."""
+
+    CLIENT_COMMAND = "client-command"  # CLIENT PAUSE / CLIENT UNPAUSE
+    FAILOVER = "failover"  # a cluster manual failover, on the primary (server/cluster_node.py)
 
 
 class ClientPause:
@@ -399,8 +408,12 @@ class ClientPause:
 
     ``WRITE`` holds commands that may change data or replicate (write and
     may_replicate flags, EXEC of a transaction holding one); ``ALL`` holds every
-    command. A second PAUSE keeps the stricter mode and the later end. When the pause
-    ends, the held commands run through the whole pipeline again, in order.
+    command. Pauses are kept per :class:`PausePurpose`, as 7.0 does: a second pause of
+    one purpose keeps the stricter mode and the later end; the pause in force has the
+    strictest mode of the live purposes and the latest end among those of that mode.
+    When a purpose ends (its time, or :meth:`end`) and the pause in force becomes less
+    strict, the held commands run through the whole pipeline again, in order (some
+    may be held again); with no purpose left, ``node.client_pause`` is None.
     """
 
     def __init__(self, node: Any) -> None:
@@ -409,14 +422,12 @@ class ClientPause:
         self.all = False
         self.held: list[tuple[Client, list[bytes]]] = []
         self._timer: Any = None
+        self._purposes: dict[PausePurpose, tuple[float, bool]] = {}  # purpose -> (until, all)
 
-    def pause(self, until: float, pause_all: bool) -> None:
-        self.all = self.all or pause_all
-        if until > self.until:
-            self.until = until
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = self.node._schedule(max(0.0, until - time.time()), self.end)
+    def pause(self, until: float, pause_all: bool, purpose: PausePurpose = PausePurpose.CLIENT_COMMAND) -> None:
+        old_until, old_all = self._purposes.get(purpose, (0.0, False))
+        self._purposes[purpose] = (max(old_until, until), old_all or pause_all)
+        self._update()
 
     def postpones(self, c: Client, spec: Any) -> bool:
         if c.is_master or time.time() >= self.until:
@@ -436,15 +447,46 @@ class ClientPause:
     def is_held(self, c: Client) -> bool:
         return any(client is c for client, _ in self.held)
 
-    def end(self) -> None:
-        from ..dispatch import process_command
+    def pauses_for(self, purpose: PausePurpose) -> bool:
+        """Is ``purpose`` among the live pauses?"""
+        until, _ = self._purposes.get(purpose, (0.0, False))
+        return until > time.time()
 
+    def end(self, purpose: PausePurpose | None = None) -> None:
+        """End one purpose's pause (None: every purpose), as unpauseClients does."""
+        if purpose is None:
+            self._purposes.clear()
+        else:
+            self._purposes.pop(purpose, None)
+        self._update()
+
+    def _update(self) -> None:
+        """updateClientPauseTypeAndEndTime: the pause in force from the live purposes."""
+        now = time.time()
+        self._purposes = {p: (until, pause_all) for p, (until, pause_all) in self._purposes.items() if until > now}
+        was_all, was_paused = self.all, self.until > 0
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if not self._purposes:
+            self.until, self.all = 0.0, False
+            self.node.client_pause = None
+            self._release_held()
+            return
+        self.all = any(pause_all for _, pause_all in self._purposes.values())
+        self.until = max(until for until, pause_all in self._purposes.values() if pause_all == self.all)
+        # Wake up when the first purpose ends: the pause in force may change then.
+        first_end = min(until for until, _ in self._purposes.values())
+        self._timer = self.node._schedule(max(0.0, first_end - now), self._update)
+        if was_paused and was_all and not self.all:
+            self._release_held()  # ALL -> WRITE: reads run; writes are held again
+
+    def _release_held(self) -> None:
+        from ..dispatch import process_command
+
         node = self.node
-        node.client_pause = None
-        for client, args in self.held:
+        held, self.held = self.held, []
+        for client, args in held:
             if client.killed or client.blocked is None:
                 continue
             node.blocking.unblock(client)
@@ -452,7 +494,6 @@ class ClientPause:
             if type(reply) is not Blocked:
                 client.reply(reply)
             client.on_unblocked()
-        self.held = []
 
 
 _MAY_REPLICATE = frozenset({"write", "may_replicate"})
