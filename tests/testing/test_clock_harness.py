@@ -12,6 +12,9 @@ import re
 import time
 from typing import Any
 
+import pytest
+import redis.asyncio
+
 from pyredis_cluster.cluster.events import Event, EventName
 from pyredis_cluster.cluster.nodes import NodeFlags
 from pyredis_cluster.server.node import Node
@@ -160,6 +163,63 @@ async def test_unfreeze_lets_time_run_and_freeze_stops_it_again() -> None:
         frozen_at = cluster.protocol_time_ms()
         await cluster.settle()
         assert cluster.protocol_time_ms() == frozen_at
+
+
+# ----------------------------------------------------------------------------
+# Manual failover: protocol time crosses into the server (the write pause, admin commands)
+# ----------------------------------------------------------------------------
+def pause_seen_when_writes_paused(primary: Node) -> list[float]:
+    """The wall time (s) until which ``primary`` holds writes, noted as it reports the pause."""
+    ends: list[float] = []
+
+    def note(event: Event) -> None:
+        if event.name == EventName.MANUAL_FAILOVER_WRITES_PAUSED and primary.client_pause is not None:
+            ends.append(primary.client_pause.until)
+
+    assert primary.cluster is not None
+    primary.cluster.listeners.append(note)
+    return ends
+
+
+async def cluster_failover(replica: Node) -> None:
+    client = redis.asyncio.Redis(port=replica.port)
+    try:
+        await client.execute_command("CLUSTER", "FAILOVER")
+    finally:
+        await client.aclose()
+
+
+async def test_manual_failover_on_a_manual_clock_pauses_writes_until_the_core_resumes_them() -> None:
+    async with start_cluster(3, 1, manual_clock=True, seed=11) as cluster:
+        primary = cluster.primaries[0]
+        replica = cluster.replicas_of(primary)[0]
+        pause_ends = pause_seen_when_writes_paused(primary)
+        start = cluster.protocol_time_ms()
+        await cluster_failover(replica)
+        while not pause_ends:  # message by message, until the primary has paused its writes
+            assert await cluster.step() is not None, "the primary never paused its writes"
+        # Frozen time never reaches the pause's end by itself: no wall-time end of 10 s.
+        assert pause_ends[0] - time.time() > 3600
+        await cluster.settle()  # no protocol time is needed for a manual failover
+        assert core(replica).myself.is_primary
+        assert cluster.protocol_time_ms() == start
+        assert primary.client_pause is None or primary.client_pause.until <= time.time()  # lifted
+
+
+async def test_failover_write_pause_lasts_its_protocol_time_in_wall_time() -> None:
+    # At scale 10 the primary's pause (10 s of protocol time) lasts 100 s of wall time.
+    async with start_cluster(3, 1, time_scale=10) as cluster:
+        primary = cluster.primaries[0]
+        replica = cluster.replicas_of(primary)[0]
+        pause_ends = pause_seen_when_writes_paused(primary)
+        mark = cluster.event_mark()
+        asked_at = time.time()
+        await cluster_failover(replica)
+        paused = await cluster.wait_for_event("manual_failover_writes_paused", node=primary, after=mark, timeout=30)
+        assert primary.cluster is not None and pause_ends
+        wall_end = primary.cluster.clock.wall_ms_at(paused["until_ms"])
+        assert wall_end is not None and pause_ends[0] == pytest.approx(wall_end / 1000, abs=0.01)
+        assert pause_ends[0] - asked_at > 50  # not the 10 s a wall clock would give
 
 
 # ----------------------------------------------------------------------------
