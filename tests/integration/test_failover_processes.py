@@ -373,3 +373,45 @@ def test_replica_migration_gives_an_orphaned_primary_a_spare_replica() -> None:
         assert replication_info(stayed).get("master_port") == str(rich.port)  # the barrier: one stays
         rich_id = rich.myid()
         assert all(f[3] == rich_id for f in rich.nodes_lines() if f[0] == stayed.myid())
+
+
+# -- 4. real redis-server nodes in failovers ------------------------------------------------------
+
+
+def test_mixed_cluster_real_and_our_replicas_sync_win_failovers_and_old_primaries_rejoin() -> None:
+    """Ours O1, O2, O3 and real R1, R2: primaries O1, R1, O2; R2 (real) replicates O1
+    (ours), O3 (ours) replicates R1 (real). Each replica wins when its primary dies, the
+    old primaries come back as replicas of the winners (and resync across kinds), and
+    default-mode manual failovers go both ways: our primary pausing for a real
+    replica, a real primary pausing for ours."""
+    with cluster_nodes(ours=3, real=2, node_timeout=NODE_TIMEOUT_MS) as nodes:
+        ours_1, ours_2, ours_3, real_1, real_2 = nodes
+        primaries = [ours_1, real_1, ours_2]
+        form_cluster(primaries, [(real_2, ours_1), (ours_3, real_1)])
+        shard_keys = [keys_in_slots(*slot_ranges(3)[i], 60, prefix=f"mixed{i}") for i in range(2)]
+        for (primary, replica), keys in zip([(ours_1, real_2), (real_1, ours_3)], shard_keys):
+            write_keys(primary, keys, f"from-{primary.kind}")
+            wait(lambda p=primary, r=replica: in_sync(p, r), what=f"the {replica.kind} replica to sync", nodes=nodes)
+            assert same_data(primary, replica, keys)
+
+        # A real replica wins when our primary dies; our replica wins when a real one dies.
+        for primary, replica in [(ours_1, real_2), (real_1, ours_3)]:
+            kill(primary)
+            wait_primary(nodes, replica)
+        for primary in (ours_1, real_1):
+            primary.start()
+        for primary, replica, keys in [(real_2, ours_1, shard_keys[0]), (ours_3, real_1, shard_keys[1])]:
+            replica.wait_ready()
+            wait_role(nodes, primary=primary, replica=replica)
+            wait(lambda p=primary, r=replica: in_sync(p, r), what=f"the {replica.kind} node to resync", nodes=nodes)
+            assert same_data(primary, replica, keys)
+
+        # Manual failovers across kinds, after fresh writes: the primary pauses and hands its
+        # exact offset to a replica of the other kind.
+        for primary, replica, keys in [(real_2, ours_1, shard_keys[0]), (ours_3, real_1, shard_keys[1])]:
+            write_keys(primary, keys, f"before-manual-failover-{primary.kind}")
+            done = redis_cli("-p", str(replica.port), "cluster", "failover")
+            assert done.stdout == "OK\n", done.stdout + done.stderr
+            wait_role(nodes, primary=replica, replica=primary)
+            wait(lambda p=replica, r=primary: in_sync(p, r), what="the swapped pair to sync", nodes=nodes)
+            assert same_data(replica, primary, keys)
