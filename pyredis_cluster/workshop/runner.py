@@ -55,7 +55,7 @@ async def run_scenario(scenario: Scenario | str, *, time_scale: float = 1.0, out
         pass  # the failed check is already recorded
     except Exception as err:  # noqa: BLE001 - the result reports it
         result.error = f"{type(err).__name__}: {err}"
-        stage.show_trace()
+        await stage.show_trace()
         print(traceback.format_exc(), file=stage.out)
     finally:
         try:

@@ -152,7 +152,7 @@ async def reshard(stage: Stage) -> None:
                              f"{stage.label(observer)} sees B serving slots {format_slots(slots)}")  # fmt: skip
     await client.wait_for_writes(40, stage.pace.deadline_seconds)
     await client.stop()
-    stage.show_trace()
+    await stage.show_trace()
 
     stage.step("Did the client lose anything?")
     traffic = client.traffic
@@ -202,7 +202,7 @@ async def kill_primary(stage: Stage) -> None:
     survivors = live(stage)
     await stage.wait_for(lambda: all(sees_owner(o, slots, a1) for o in survivors),
                          "every live node sees A1 serving A's slots")  # fmt: skip
-    stage.show_trace()
+    await stage.show_trace()
     scheduled = stage.timeline.of(EventName.ELECTION_SCHEDULED, "A1")
     if scheduled:
         first = scheduled[0]
@@ -228,7 +228,7 @@ async def kill_primary(stage: Stage) -> None:
     for observer in cluster.nodes:
         await stage.wait_for(lambda observer=observer: sees_replica_of(observer, a, a1),
                              f"{stage.label(observer)} sees A as a replica of A1")  # fmt: skip
-    stage.show_trace()
+    await stage.show_trace()
     stage.check(not owned_slots(a), "A serves no slot any more")
 
 
@@ -268,7 +268,7 @@ async def manual_failover(stage: Stage) -> None:
     stage.check(await client.wait_for_writes(40, stage.pace.deadline_seconds),
                 "the client writes again, now to A1", f"{client.traffic.writes - writes_before} more writes")  # fmt: skip
     await client.stop()
-    stage.show_trace()
+    await stage.show_trace()
 
     stage.step("Did the client lose anything?")
     traffic = client.traffic
@@ -315,7 +315,7 @@ async def minority_partition(stage: Stage) -> None:
     reply = await call(a1.port, "SET", key, "written-in-the-majority")
     stage.show(f"A1> SET {key} written-in-the-majority\n{text(reply)}")
     stage.check(text(reply) == "OK", "the majority side accepts writes, on A1")
-    stage.show_trace()
+    await stage.show_trace()
 
     stage.step("The partition heals")
     cluster.heal()
@@ -326,7 +326,7 @@ async def minority_partition(stage: Stage) -> None:
     await stage.wait_for(lambda: core(a).state is ClusterHealth.OK, "A says the cluster is ok again")
     reply = await call(a1.port, "GET", key)
     stage.check(reply == b"written-in-the-majority", "the majority's write is the one that survived", text(reply))
-    stage.show_trace()
+    await stage.show_trace()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +370,7 @@ async def epoch_collision(stage: Stage) -> None:
         return all(view == views[0] for view in views) and len(set(views[0].values())) == len(views[0])
 
     await stage.wait_for(epochs_unique_everywhere, "every node sees three different config epochs, the same ones")
-    stage.show_trace()
+    await stage.show_trace()
     stage.show("\n".join(f"{stage.label(n)}: config epoch {core(n).myself.config_epoch}" for n in (a, b, c)))
     collided = {stage.label(smaller), stage.label(larger)} & stage.timeline.labels_with(EventName.CONFIG_EPOCH_COLLISION)
     stage.check(collided == {stage.label(smaller)}, f"only {stage.label(smaller)} (the smaller id) moved",
@@ -419,7 +419,7 @@ async def replica_migration(stage: Stage) -> None:
     for observer in live(stage):
         await stage.wait_for(lambda observer=observer: sees_replica_of(observer, expected, c),
                              f"{stage.label(observer)} sees it", quiet=True)  # fmt: skip
-    stage.show_trace()
+    await stage.show_trace()
     moved = stage.timeline.labels_with(EventName.REPLICA_MIGRATED)
     stage.check(moved == {stage.label(expected)}, "exactly one replica moved, the one with the smallest id",
                 f"moved: {sorted(moved)}")  # fmt: skip
@@ -454,7 +454,7 @@ async def add_remove_node(stage: Stage) -> None:
                 "every node knows every other, D included")  # fmt: skip
     stage.check(not owned_slots(d), "D serves no slot yet")
     await stage.wait_for(lambda: core(d).state is ClusterHealth.OK, "D says cluster_state:ok")
-    stage.show_trace()
+    await stage.show_trace()
 
     stage.step("Slots (and keys) move from A to D")
     slots = set(sorted(owned_slots(a))[:MOVED_SLOTS])
@@ -467,7 +467,7 @@ async def add_remove_node(stage: Stage) -> None:
                              f"{stage.label(observer)} sees D serving {format_slots(slots)}")  # fmt: skip
     values = [await call(d.port, "GET", key) for key in keys]
     stage.check(values == [key.upper().encode() for key in keys], "D serves the moved keys")
-    stage.show_trace()
+    await stage.show_trace()
 
     stage.step("D leaves: slots back to A, then CLUSTER FORGET")
     await actions.move_slots(d, a, sorted(slots), others=[b, c])
@@ -485,7 +485,7 @@ async def add_remove_node(stage: Stage) -> None:
     await stage.wait_for(lambda: all(core(o).state is ClusterHealth.OK for o in (a, b, c)), "the cluster is ok")
     values = [await call(a.port, "GET", key) for key in keys]
     stage.check(values == [key.upper().encode() for key in keys], "A serves the keys again")
-    stage.show_trace()
+    await stage.show_trace()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,7 +553,7 @@ async def nat_trap(stage: Stage) -> None:
     announced = sorted(int(row[2][1]) for row in slots_reply)
     stage.check(announced == sorted(m.port for m in mappings.values()),
                 "CLUSTER SLOTS lists only published addresses", str(announced))  # fmt: skip
-    stage.show_trace()
+    await stage.show_trace()
 
 
 def _closer(close: Callable[[], None]) -> Callable[[], Awaitable[None]]:

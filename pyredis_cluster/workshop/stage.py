@@ -15,7 +15,8 @@ A scenario (scenarios.py) is a coroutine ``play(stage)``. The :class:`Stage` giv
 * **narration**: :meth:`say` (what is about to happen, and why), :meth:`step` (a new
   act), :meth:`show` (what a client or ``redis-cli`` would print);
 * **the trace**: a :class:`~.timeline.Timeline` records every event of every node from
-  the start; :meth:`show_trace` prints what happened since the last call;
+  the start, and (busfeed.py) the bus messages that tell the story, PING/PONG left
+  out; :meth:`show_trace` prints what happened since the last call;
 * **checks**: :meth:`check` records an outcome (passed or failed, with the reason);
   :meth:`require` and :meth:`wait_for` also stop the scenario when a later step would
   make no sense without it. A scenario passes when all its checks pass.
@@ -170,7 +171,8 @@ class Stage:
     """Everything a scenario plays with (module docstring)."""
 
     def __init__(self, *, out: TextIO | None = None, time_scale: float = 1.0, color: bool | None = None,
-                 cluster_options: dict[str, Any] | None = None, deadline_seconds: float | None = None) -> None:  # fmt: skip
+                 cluster_options: dict[str, Any] | None = None, deadline_seconds: float | None = None,
+                 trace_messages: bool = True) -> None:  # fmt: skip
         self.out = out or sys.stdout
         self.pace = Pace(time_scale, deadline_seconds)
         self.palette = Palette(color) if color is not None else Palette.for_stream(self.out)
@@ -180,6 +182,9 @@ class Stage:
         self.labels: dict[str, str] = {}  # node id -> label
         self.timeline = Timeline(self.label_of, self.label_source)
         self.cluster: LocalCluster | None = None
+        #: Bus messages in the trace (busfeed.py); off, the trace tells events only.
+        self.trace_messages = trace_messages
+        self.bus_feed: Any = None
         self.on_cluster_started: list[Callable[[Stage], Awaitable[None]]] = []  # e.g. the live view
         self.before_close: list[Callable[[Stage], Awaitable[None]]] = []  # e.g. "press Enter"
         self._closers: list[Callable[[], Awaitable[None]]] = []
@@ -200,6 +205,13 @@ class Stage:
             self.labels[node_id(node)] = f"{primary_label}{count}"
         self.timeline.follow(self.cluster.events)
         await self.start_replication()
+        if self.trace_messages:
+            from .busfeed import BusFeed  # imports the trace CLI's formatter: only when used
+
+            self.bus_feed = BusFeed(self)
+            self.add_closer(self.bus_feed.close)
+            await self.bus_feed.start()
+            await self.bus_feed.settle()
         self.timeline.skip()
         self.show_nodes()
         for hook in self.on_cluster_started:
@@ -300,7 +312,10 @@ class Stage:
         for line in text.splitlines() or [""]:
             self._print(f"    {self.palette.dim('|')} {line}")
 
-    def show_trace(self, heading: str = "What the cluster did:") -> None:
+    async def show_trace(self, heading: str = "What the cluster did:") -> None:
+        """Print what happened since the last call (events, and the story's bus messages)."""
+        if self.bus_feed is not None:
+            await self.bus_feed.settle()
         lines = self.timeline.story(self.palette)
         if lines:
             self._print(self.palette.dim(heading))

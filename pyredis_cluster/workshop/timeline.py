@@ -20,9 +20,9 @@ and go), so :meth:`Timeline.story` tells it the way a teacher would:
 Each line carries the time since the scenario started. ``Timeline.story`` returns only
 the lines since the previous call, so a scenario can show the trace of each step.
 
-Bus messages (PING, PONG, FAILOVER_AUTH_REQUEST...) are not events; where the node trace
-(server/trace.py) is available they are added to the same timeline by
-:meth:`Timeline.add_message`, with ping/pong chatter filtered out by the caller.
+Bus messages (FAIL, FAILOVER_AUTH_REQUEST, UPDATE...) are not events: busfeed.py reads
+them from the nodes' teaching trace and adds them with :meth:`Timeline.add_message`;
+the same message sent to several nodes becomes one line, ``A1  -> B C  ...``.
 
 Deliberately weak
 -----------------
@@ -67,6 +67,7 @@ class Line:
     level: LogLevel = LogLevel.NOTICE
     kind: str = "event"  # "event" or "message"
     name: str = ""  # the event name or the message type
+    targets: list[str] = field(default_factory=list)  # a message's receivers
 
 
 class Palette:
@@ -153,21 +154,29 @@ class Timeline:
         self._pending.append(Line(event.time_ms, self.name_nodes(event.describe()), [label], event.level, "event",
                                   str(event.name)))  # fmt: skip
 
-    def add_message(self, time_ms: int, node_label: str, text: str, message_type: str) -> None:
-        """A traced bus message (already filtered by the caller), told like an event."""
-        self._pending.append(Line(time_ms, self.name_nodes(text), [node_label], LogLevel.VERBOSE, "message",
-                                  message_type))  # fmt: skip
+    def add_message(self, time_ms: int, sender: str, text: str, message_type: str, target: str) -> None:
+        """A traced bus message from ``sender`` to ``target`` (already filtered by the caller)."""
+        self._pending.append(Line(time_ms, self.name_nodes(text), [sender], LogLevel.VERBOSE, "message",
+                                  message_type, [target]))  # fmt: skip
 
     def _merge(self, line: Line) -> None:
+        """Append ``line``, or fold it into an identical one close before it: the same change
+        on another node (events), or the same message to another receiver (messages)."""
         if self.start_ms is None:
             self.start_ms = line.time_ms
         for earlier in reversed(self.lines[self._told:]):
             if line.time_ms - earlier.time_ms > MERGE_WINDOW_MS:
                 break
-            if earlier.text == line.text and earlier.kind == line.kind:
-                if line.nodes[0] not in earlier.nodes:
-                    earlier.nodes.append(line.nodes[0])
-                return
+            if earlier.text != line.text or earlier.kind != line.kind:
+                continue
+            if line.kind == "message":
+                if earlier.nodes == line.nodes:  # one sender, several receivers
+                    earlier.targets.extend(t for t in line.targets if t not in earlier.targets)
+                    return
+                continue
+            if line.nodes[0] not in earlier.nodes:
+                earlier.nodes.append(line.nodes[0])
+            return
         self.lines.append(line)
 
     def name_nodes(self, text: str) -> str:
@@ -194,10 +203,10 @@ class Timeline:
         out = []
         for line in lines:
             when = palette.dim(f"+{(line.time_ms - start) / 1000:7.3f}s")
-            who = palette.node(" ".join(line.nodes).ljust(10))
+            who = palette.node(" ".join(line.nodes).ljust(12))
             what = line.text
             if line.kind == "message":
-                what = palette.message(what)
+                what = palette.message(f"-> {' '.join(line.targets)}  {what}")
             elif line.level >= LogLevel.WARNING:
                 what = palette.warning(what)
             out.append(f"  {when}  {who} {what}")
