@@ -18,7 +18,7 @@ import redis.asyncio
 from pyredis_cluster.cluster.events import Event, EventName
 from pyredis_cluster.cluster.nodes import NodeFlags
 from pyredis_cluster.server.node import Node
-from pyredis_cluster.testing import start_cluster
+from pyredis_cluster.testing import cluster_in_thread, start_cluster
 from pyredis_cluster.testing.harness import LocalCluster
 
 
@@ -262,3 +262,14 @@ async def test_same_seed_same_story_fifty_times() -> None:
 async def test_another_seed_another_story() -> None:
     # Node ids come from the seed (so does every random pick): the stories differ.
     assert await failover_story(seed=1) != await failover_story(seed=2)
+
+
+def test_synchronous_cluster_advances_and_steps_too() -> None:
+    with cluster_in_thread(3, 0, manual_clock=True, seed=4, node_timeout=500) as cluster:
+        start = cluster.protocol_time_ms()
+        victim = cluster.primaries[0]
+        cluster.kill(victim)
+        assert cluster.advance(1000) == 10
+        assert cluster.protocol_time_ms() == start + 1000
+        assert all(flags_seen(node, victim) & NodeFlags.FAIL for node in cluster.nodes[1:])
+        assert cluster.held() == [] and cluster.step() is None  # advance leaves nothing held
