@@ -94,6 +94,7 @@ class Client:
         # misc flags
         self.is_monitor = False
         self.is_master = False  # the connection from our primary, on a replica
+        self.is_replica = False  # a replica of ours, after SYNC/PSYNC (Redis's CLIENT_SLAVE)
         #: commands to propagate instead of this one (set by propagate_as; server/replication.py)
         self.propagate_override: list[list[bytes]] | None = None
         self.no_evict = False

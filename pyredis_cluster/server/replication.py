@@ -167,8 +167,9 @@ class Replication:
         self._nested_queued = 0
         self._waiters: list[tuple[Client, int, int]] = []  # WAIT: (client, offset, replicas)
         self._ping_task: asyncio.Task[None] | None = None
-        self.sync_full = 0  # INFO stats sync_full / sync_partial_ok
+        self.sync_full = 0  # INFO stats sync_full / sync_partial_ok / sync_partial_err
         self.sync_partial_ok = 0
+        self.sync_partial_err = 0
         # replica side
         self.master_host: str | None = None
         self.master_port = 0
@@ -320,12 +321,15 @@ class Replication:
             link = ReplicaLink(c, getattr(c, "replica_ip", None) or ip, getattr(c, "replica_port", 0))
             self.replicas.append(link)
         assert self.backlog is not None
+        c.is_replica = True  # CLIENT LIST: flags=S, TYPE replica
         if psync and replid is not None and self.can_continue(replid, offset):
             start = offset - self.backlog_first_offset
             link.ack_offset = offset - 1
             self.sync_partial_ok += 1
             log.info("Partial resynchronization request from %s accepted, offset %d", c.addr, offset)
             return b"+CONTINUE %s\r\n" % self.replid.encode() + bytes(self.backlog[start:])
+        if psync and replid not in (None, "?"):
+            self.sync_partial_err += 1  # "?" asks for a full sync on purpose: not an error
         payload = self.rdb_snapshot()
         self.stream_db = -1  # the replica's master client starts in db 0: SELECT again
         link.ack_offset = 0
@@ -420,6 +424,7 @@ class Replication:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        self._drop_master_client()
         self.link_up = False
         self.sync_in_progress = False
 
@@ -433,6 +438,7 @@ class Replication:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _master_client(self) -> Client:
+        """The client the stream runs as (made by :meth:`_bind_master_client`)."""
         client = self.master_client
         if client is None or client.killed:
             client = self.master_client = self.node.new_client(lambda data: None)
@@ -440,6 +446,25 @@ class Replication:
             client.authenticated = True
             client.name = b""
         return client
+
+    def _bind_master_client(self, writer: asyncio.StreamWriter) -> None:
+        """The link is up: the master client shows in CLIENT LIST (flags=M, the primary's
+        address, our end of the link), and killing it (CLIENT KILL TYPE master) drops
+        the link, after which we reconnect with PSYNC, as Redis does."""
+        client = self._master_client()
+        client.addr = f"{self.master_host}:{self.master_port}"
+        local = writer.get_extra_info("sockname")
+        if isinstance(local, tuple):
+            client.laddr = f"{local[0]}:{local[1]}"
+        sock = writer.get_extra_info("socket")
+        client.fd = sock.fileno() if sock is not None else -1
+        client.on_close = writer.close
+
+    def _drop_master_client(self) -> None:
+        """The link is down: no master client until it is up again (Redis frees it)."""
+        client, self.master_client = self.master_client, None
+        if client is not None and not client.killed:
+            self.node.forget_client(client)
 
     async def _run_link(self) -> None:
         while self.master_host is not None:
@@ -456,6 +481,7 @@ class Replication:
             self.link_up = False
             self.sync_in_progress = False
             self._writer = None
+            self._drop_master_client()
             await asyncio.sleep(_RECONNECT_DELAY)
 
     async def _sync_and_stream(self, host: str, port: int) -> None:
@@ -463,6 +489,7 @@ class Replication:
         self._writer = writer
         try:
             await self._handshake(reader, writer)
+            self._bind_master_client(writer)
             ack_task = asyncio.get_running_loop().create_task(self._ack_every_second(writer))
             try:
                 await self._apply_stream(reader)
@@ -538,7 +565,7 @@ class Replication:
         self.backlog = bytearray()
         self.backlog_first_offset = offset + 1
         node.repl_feed = self
-        self.master_client = None  # a fresh master client, in db 0
+        self._drop_master_client()  # a fresh master client, in db 0
         log.info("MASTER <-> REPLICA sync: finished with success (%d keys)", len(parsed.entries))
 
     async def _apply_stream(self, reader: asyncio.StreamReader) -> None:

@@ -244,3 +244,57 @@ def test_role_matches_redis_server() -> None:
         wait_until(lambda: _info(real_replica).get("master_link_status") == "up")
         wait_until(lambda: _info(real_replica)["slave_repl_offset"] == _info(ours.port)["slave_repl_offset"])
         assert mine.raw("ROLE") == theirs.raw("ROLE")
+
+
+# -- what a primary and a replica show of each other (INFO stats, CLIENT LIST) ----------------
+
+
+def _sync_stats(port: int) -> tuple[int, int, int]:
+    with RawClient(port) as client:
+        text = client.call("INFO", "stats").decode()
+    stats = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return int(stats["sync_full"]), int(stats["sync_partial_ok"]), int(stats["sync_partial_err"])
+
+
+def _client_fields(port: int, kind: str) -> list[dict[str, str]]:
+    with RawClient(port) as client:
+        text = client.call("CLIENT", "LIST", "TYPE", kind).decode()
+    return [dict(field.split("=", 1) for field in line.split()) for line in text.splitlines()]
+
+
+def _sync_story(primary: int, replica: int) -> list[object]:
+    """A full sync, then CLIENT KILL TYPE master on the replica and the partial resync it
+    triggers, as the two sides report them (ports replaced by who they are)."""
+    story: list[object] = []
+    with RawClient(primary) as client:
+        client.call("SET", "before", "1")
+    _follow(primary, replica)
+    story.append(("full sync", _sync_stats(primary)))
+    (link,) = _client_fields(primary, "replica")
+    story.append(("replica's connection on the primary", link["flags"]))
+    (master,) = _client_fields(replica, "master")
+    story.append(("primary's connection on the replica", master["flags"], master["user"],
+                  master["addr"] == f"127.0.0.1:{primary}"))  # fmt: skip
+    with RawClient(replica) as client:
+        story.append(("kill", client.call("CLIENT", "KILL", "TYPE", "master")))
+    with RawClient(primary) as client:
+        client.call("SET", "during", "1")
+    wait_until(lambda: _synced(primary, replica) and _sync_stats(primary)[1] == 1, what="the partial resync")
+    story.append(("partial resync", _sync_stats(primary), _reads(replica, [("GET", "during")])))
+    return story
+
+
+def test_sync_stats_and_client_list_flags_match_redis() -> None:
+    """INFO stats sync_full / sync_partial_ok / sync_partial_err on the primary, CLIENT
+    LIST flags S (a replica) and M (the primary's link, which CLIENT KILL TYPE master
+    drops), told the same way by redis-server pairs, our pairs and mixed pairs."""
+    options = ("--repl-diskless-sync-delay", "0")
+    with real_redis_server(*options) as real_primary, real_redis_server() as real_replica:
+        expected = _sync_story(real_primary, real_replica)
+    assert expected[0] == ("full sync", (1, 0, 1))  # a replica's first PSYNC names its own replid
+    with node_in_thread() as primary, node_in_thread() as replica:
+        assert _sync_story(primary.port, replica.port) == expected
+    with node_in_thread() as primary, real_redis_server() as replica_port:
+        assert _sync_story(primary.port, replica_port) == expected
+    with real_redis_server(*options) as primary_port, node_in_thread() as replica:
+        assert _sync_story(primary_port, replica.port) == expected

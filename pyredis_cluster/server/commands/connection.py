@@ -173,7 +173,7 @@ CLIENT_TYPES = ("normal", "master", "replica", "slave", "pubsub")
 def client_type(client: Client) -> str:
     if client.is_master:
         return "master"
-    if client.is_monitor:
+    if client.is_monitor or client.is_replica:
         return "replica"  # Redis counts monitors as replicas (CLIENT_SLAVE)
     if client.channels or client.patterns or client.shard_channels:
         return "pubsub"
@@ -185,6 +185,8 @@ def _client_flags(client: Client) -> str:
     flags = ""
     if client.is_monitor:
         flags += "O"
+    elif client.is_replica:
+        flags += "S"
     if client.is_master:
         flags += "M"
     if client.channels or client.patterns or client.shard_channels:
@@ -235,7 +237,7 @@ def client_info_line(client: Client, caller: Client, caller_args: list[bytes] | 
         f"db={client.db.index} sub={len(client.channels)} psub={len(client.patterns)} ssub={len(client.shard_channels)} "
         f"multi={multi} qbuf={qbuf} qbuf-free={max(0, 20474 - qbuf)} argv-mem={argv_mem} multi-mem={multi_mem} "
         f"rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem={20480 + 16384 + argv_mem + multi_mem} events=r "
-        f"cmd={cmd} user=default redir=-1 resp={client.resp}"
+        f"cmd={cmd} user={'(superuser)' if client.is_master else 'default'} redir=-1 resp={client.resp}"
     )
 
 

@@ -832,7 +832,7 @@ def _info_persistence(node: Any) -> list[str]:
 
 
 def _info_stats(node: Any) -> list[str]:
-    stats, keyspace, pubsub = node.stats, node.keyspace, node.pubsub
+    stats, keyspace, pubsub, replication = node.stats, node.keyspace, node.pubsub, node.replication
     return [
         f"total_connections_received:{stats.total_connections_received}",
         f"total_commands_processed:{stats.total_commands_processed}",
@@ -846,9 +846,9 @@ def _info_stats(node: Any) -> list[str]:
         "instantaneous_input_repl_kbps:0.00",
         "instantaneous_output_repl_kbps:0.00",
         f"rejected_connections:{stats.rejected_connections}",
-        "sync_full:0",
-        "sync_partial_ok:0",
-        "sync_partial_err:0",
+        f"sync_full:{replication.sync_full if replication else 0}",
+        f"sync_partial_ok:{replication.sync_partial_ok if replication else 0}",
+        f"sync_partial_err:{replication.sync_partial_err if replication else 0}",
         f"expired_keys:{keyspace.expired_keys}",
         "expired_stale_perc:0.00",
         "expired_time_cap_reached_count:0",
