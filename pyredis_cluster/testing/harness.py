@@ -614,6 +614,12 @@ class ThreadedCluster:
     def node_for_slot(self, slot: int) -> Node:
         return self.cluster.node_for_slot(slot)
 
+    def replicas_of(self, primary: Node) -> list[Node]:
+        return self.cluster.replicas_of(primary)
+
+    def node_by_id(self, node_id: str) -> Node:
+        return self.cluster.node_by_id(node_id)
+
     def wait_until_ok(self, timeout: float = 10.0) -> None:
         self.run(self.cluster.wait_until_ok(timeout), timeout=timeout + 5)
 
