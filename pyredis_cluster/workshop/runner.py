@@ -100,6 +100,8 @@ def _view_hook(stage: Stage, http_port: int) -> bool:
 
     stage.on_cluster_started.append(open_view)
     stage.before_close.append(linger)
+    # The view's fault buttons send PYREDIS.FAULT, which nodes refuse unless they allow it.
+    stage.cluster_options.setdefault("enable_test_commands", True)
     return True
 
 
