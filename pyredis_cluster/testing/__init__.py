@@ -3,6 +3,9 @@
 * :func:`start_cluster` / :func:`cluster_in_thread` (harness.py): a real cluster of
   in-process nodes on ephemeral ports, ready in milliseconds.
 * :func:`node_in_thread` (threaded.py): one node on a background loop.
+* faults.py: faults on demand (also ``PYREDIS.FAULT`` over RESP, and
+  :func:`partition_over_resp` for nodes in other processes); topology.py: failovers,
+  slot moves and waits on the event stream, behind the harness's cluster methods.
 * simulation.py: cluster cores on a manual clock and a simulated network.
 
 The names are loaded on first use (PEP 562), so that importing the pure simulation
@@ -21,6 +24,13 @@ _EXPORTS = {
     "cluster_in_thread": "harness",
     "start_cluster": "harness",
     "node_in_thread": "threaded",
+    "WaitTimeout": "faults",
+    "fault_over_resp": "faults",
+    "partition_over_resp": "faults",
+    "heal_over_resp": "faults",
+    "NodeView": "topology",
+    "SlotMove": "topology",
+    "TopologyError": "topology",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -100,8 +100,8 @@ from .topology import (
     wait_until_slot_owner,
 )
 
-__all__ = ["ClusterNotReady", "LocalCluster", "ThreadedCluster", "cluster_in_thread", "measure_startup", "print_startup_times",
-           "start_cluster"]  # fmt: skip
+__all__ = ["ClusterNotReady", "LocalCluster", "ThreadedCluster", "cluster_in_thread", "measure_fixture_and_failover",
+           "measure_startup", "print_fixture_and_failover_times", "print_startup_times", "start_cluster"]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -798,3 +798,37 @@ def print_startup_times(runs: int = 10) -> None:
     cpus = sorted(cpu for _, cpu in samples)
     print(f"6 nodes ready, {runs} runs: median {statistics.median(walls) * 1000:.1f} ms wall "
           f"(min {walls[0] * 1000:.1f}, max {walls[-1] * 1000:.1f}), median {statistics.median(cpus) * 1000:.1f} ms CPU")  # fmt: skip
+
+
+def measure_fixture_and_failover(runs: int = 10) -> dict[str, list[float]]:
+    """Wall seconds of what the pytest plugin's users wait for, ``runs`` times each:
+
+    * ``fixture``: ``cluster_in_thread(3, 1)`` entered until it yields a ready cluster (what
+      the ``redis_cluster`` fixture does, thread start-up included);
+    * ``manual_failover``: ``cluster.failover(primary, "manual")`` on such a cluster, from
+      the call until every node sees the replica serving the slots;
+    * ``auto_failover_300ms``: ``failover(primary, "auto")`` with node_timeout 300 ms (the
+      primary stops answering; detection, election and agreement).
+    """
+    samples: dict[str, list[float]] = {"fixture": [], "manual_failover": [], "auto_failover_300ms": []}
+    for _ in range(runs):
+        started = time.perf_counter()
+        with cluster_in_thread(3, 1) as cluster:
+            samples["fixture"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            cluster.failover(cluster.primaries[0], "manual")
+            samples["manual_failover"].append(time.perf_counter() - started)
+        with cluster_in_thread(3, 1, node_timeout=300) as cluster:
+            started = time.perf_counter()
+            cluster.failover(cluster.primaries[0], "auto")
+            samples["auto_failover_300ms"].append(time.perf_counter() - started)
+    return samples
+
+
+def print_fixture_and_failover_times(runs: int = 10) -> None:
+    """Print the medians (and extremes) of :func:`measure_fixture_and_failover`."""
+    import statistics
+
+    for name, values in measure_fixture_and_failover(runs).items():
+        ms = sorted(value * 1000 for value in values)
+        print(f"{name}: median {statistics.median(ms):.0f} ms (min {ms[0]:.0f}, max {ms[-1]:.0f}), {runs} runs")
