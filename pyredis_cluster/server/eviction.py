@@ -126,6 +126,9 @@ def _evict(node: Any, db: Database, key: bytes) -> None:
     """Delete a key for memory's sake, with Redis's bookkeeping and "evicted" event."""
     db.delete(key)
     db.touch(key)
+    feed = node.repl_feed  # replicas delete it too (server/replication.py)
+    if feed is not None:
+        feed.propagate_deletion(db.index, key, lazy=bool(node.config.lazyfree_lazy_eviction), at_once=True)
     keyspace = node.keyspace
     keyspace.evicted_keys = getattr(keyspace, "evicted_keys", 0) + 1
     node.notify_keyspace_event("e", "evicted", key, db.index)

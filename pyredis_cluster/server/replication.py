@@ -214,7 +214,7 @@ class Replication:
 
             def on_expired(db: Any, key: bytes) -> None:
                 original(db, key)
-                self.propagate_deletion(db.index, key)
+                self.propagate_deletion(db.index, key, lazy=bool(self.node.config.lazyfree_lazy_expire))
 
             keyspace.on_expired = on_expired
 
@@ -242,14 +242,20 @@ class Replication:
             self.feed(encode_command([b"SELECT", b"%d" % db_index]))
         self.feed(encode_command(args))
 
-    def propagate_deletion(self, db_index: int, key: bytes) -> None:
-        """A key expired on this primary: the replicas delete it with a DEL."""
+    def propagate_deletion(self, db_index: int, key: bytes, lazy: bool = False, at_once: bool = False) -> None:
+        """A key expired or was evicted on this primary: the replicas delete it with a DEL
+        (UNLINK when the lazyfree-lazy-expire / -eviction option says so, as 7.0 does).
+
+        Inside a command (a lazy expiry) the DEL goes out with the command's own effects;
+        ``at_once`` (evictions) sends it now, never wrapped in MULTI/EXEC, as 7.0's
+        performEvictions does."""
         if self.master_host is not None:
-            return  # replicas never expire keys themselves
-        if self._depth:
-            self._pending.append((db_index, [b"DEL", key]))
+            return  # replicas never expire or evict keys themselves
+        command = [b"UNLINK" if lazy else b"DEL", key]
+        if self._depth and not at_once:
+            self._pending.append((db_index, command))
         else:
-            self._feed_command(db_index, [b"DEL", key])
+            self._feed_command(db_index, command)
 
     def enter(self) -> None:
         """dispatch.call starts running a command."""

@@ -298,3 +298,29 @@ def test_sync_stats_and_client_list_flags_match_redis() -> None:
         assert _sync_story(primary.port, replica_port) == expected
     with real_redis_server(*options) as primary_port, node_in_thread() as replica:
         assert _sync_story(primary_port, replica.port) == expected
+
+
+def test_expired_and_evicted_keys_are_deleted_on_a_real_replica() -> None:
+    """A replica never expires or evicts keys itself: the primary's active expiry and
+    its evictions reach it as DEL (UNLINK with lazyfree-lazy-eviction), as in 7.0. A
+    redis-server replica counts a logically expired key in DBSIZE until that DEL."""
+    with node_in_thread() as primary, real_redis_server("--replicaof", "127.0.0.1", str(primary.port)) as replica:
+        wait_until(lambda: _synced(primary.port, replica), what="redis-server to sync from us")
+        with RawClient(primary.port) as client:
+            client.call("SET", "short", "v", "PX", "30")  # never read again: the active cycle expires it
+            for i in range(5):
+                client.call("SET", f"kept{i}", "v")
+        wait_until(lambda: _synced(primary.port, replica) and _reads(replica, [("DBSIZE",)]) == [5],
+                   what="the active expiry's DEL to reach the replica")  # fmt: skip
+        with RawClient(primary.port) as client:
+            client.call("CONFIG", "SET", "lazyfree-lazy-eviction", "yes")
+            client.call("CONFIG", "SET", "maxmemory-policy", "allkeys-random")
+            client.call("CONFIG", "SET", "maxmemory", "1")  # far below: every key is evicted at once
+            client.call("CONFIG", "SET", "maxmemory", "0")
+            assert client.call("DBSIZE") == 0
+        wait_until(lambda: _synced(primary.port, replica) and _reads(replica, [("DBSIZE",)]) == [0],
+                   what="the evictions to reach the replica")  # fmt: skip
+        assert primary.replication is not None and primary.replication.backlog is not None
+        stream = bytes(primary.replication.backlog)
+        assert b"*2\r\n$3\r\nDEL\r\n$5\r\nshort\r\n" in stream
+        assert b"*2\r\n$6\r\nUNLINK\r\n$5\r\nkept0\r\n" in stream and b"MULTI" not in stream
