@@ -41,8 +41,11 @@ harness drains at known points. Every step is then a function of the seed and of
 the test does, and 50 runs produce the same events. The client ports stay real TCP
 (clients, redis-py, redis-cli all work); what a manual-mode cluster cannot have is a
 peer outside the process (a real redis-server has its own clock anyway).
-Replication between a primary and its replicas stays on TCP and wall time; with no
-writes its offsets do not move, and frozen time does not age the replica's data.
+Replication between a primary and its replicas stays on TCP and wall time, so a
+manual cluster is ready only once every replica that replicates has finished its
+initial sync (otherwise whether a replica "never synced", and may not fail over, would
+depend on how fast the machine is); with no writes the offsets then stay put, and
+frozen time does not age a replica's data.
 
 A frozen TCP cluster (``cluster.freeze()`` on an ordinary or scaled cluster) works
 too, but is only as deterministic as TCP: ``advance`` there waits for a short quiet
@@ -86,6 +89,8 @@ HOST = "127.0.0.1"
 MAX_SETTLE_ROUNDS = 10_000
 #: Frozen TCP clusters: the quiet period after which no more bytes are expected in flight.
 TCP_QUIET_SECONDS = 0.005
+#: How often a manual cluster's start-up checks its replicas' initial sync (wall time).
+_SYNC_POLL_SECONDS = 0.002
 
 
 # ----------------------------------------------------------------------------
@@ -285,7 +290,20 @@ class TimeControl:
                 raise error(f"cluster not ready after {timeout}s of protocol time: {reason}")
             await self.advance(CLUSTER_CRON_PERIOD)
             waited += CLUSTER_CRON_PERIOD
+        deadline = time.monotonic() + timeout  # replication is wall time (module docstring)
+        while (unsynced := self._unsynced_replica()) is not None:
+            if time.monotonic() > deadline:
+                raise error(f"replica {unsynced.port} has not finished its initial sync after {timeout}s")
+            await asyncio.sleep(_SYNC_POLL_SECONDS)
         return True
+
+    def _unsynced_replica(self) -> Node | None:
+        """A node that replicates from a primary but whose link is not up yet."""
+        for node in self.nodes:
+            replication = node.replication
+            if replication is not None and replication.master_host is not None and not replication.link_up:
+                return node
+        return None
 
     # -- reading ---------------------------------------------------------------------------
     def _live(self) -> list[ClusterBus]:
