@@ -165,6 +165,23 @@ async def test_unfreeze_lets_time_run_and_freeze_stops_it_again() -> None:
         assert cluster.protocol_time_ms() == frozen_at
 
 
+async def test_freezing_an_ordinary_tcp_cluster_then_advancing_it() -> None:
+    node_timeout = 500
+    async with start_cluster(3, 0, node_timeout=node_timeout) as cluster:
+        cluster.freeze()
+        frozen_at = cluster.protocol_time_ms()
+        victim = cluster.primaries[0]
+        await cluster.kill(victim)
+        await cluster.settle()  # the closed links are noticed; frozen time does not move
+        assert cluster.protocol_time_ms() == frozen_at
+        assert not flags_seen(cluster.nodes[1], victim) & (NodeFlags.PFAIL | NodeFlags.FAIL)
+        assert await cluster.advance(3 * node_timeout) == 15
+        assert cluster.protocol_time_ms() == frozen_at + 3 * node_timeout
+        assert all(flags_seen(node, victim) & NodeFlags.FAIL for node in cluster.nodes[1:])
+        await cluster.unfreeze()
+        assert not cluster.time.frozen and cluster.held() == []
+
+
 # ----------------------------------------------------------------------------
 # Manual failover: protocol time crosses into the server (the write pause, admin commands)
 # ----------------------------------------------------------------------------
