@@ -147,9 +147,8 @@ async def reshard(stage: Stage) -> None:
     report = await actions.move_slots(a, b, sorted(slots), others=cluster.primaries)
     stage.show(f"moved {report.slots} slots and {report.keys} keys; {report.retries} keys copied again "
                "because the client wrote them during the copy")  # fmt: skip
-    for observer in cluster.nodes:
-        await stage.wait_for(lambda observer=observer: sees_owner(observer, slots, b),
-                             f"{stage.label(observer)} sees B serving slots {format_slots(slots)}")  # fmt: skip
+    await stage.wait_until_all(cluster.nodes, lambda observer: sees_owner(observer, slots, b),
+                               f"every node sees B serving slots {format_slots(slots)}")  # fmt: skip
     await client.wait_for_writes(40, stage.pace.deadline_seconds)
     await client.stop()
     await stage.show_trace()
@@ -225,9 +224,8 @@ async def kill_primary(stage: Stage) -> None:
         message: "those slots belong to A1, config epoch N". A's claim is older, so A
         gives the slots up and becomes a replica of A1, the new owner.""")
     a = await cluster.restart(a, timeout=stage.pace.deadline_seconds)
-    for observer in cluster.nodes:
-        await stage.wait_for(lambda observer=observer: sees_replica_of(observer, a, a1),
-                             f"{stage.label(observer)} sees A as a replica of A1")  # fmt: skip
+    await stage.wait_until_all(cluster.nodes, lambda observer: sees_replica_of(observer, a, a1),
+                               "every node, A included, sees A as a replica of A1")  # fmt: skip
     await stage.show_trace()
     stage.check(not owned_slots(a), "A serves no slot any more")
 
@@ -260,10 +258,9 @@ async def manual_failover(stage: Stage) -> None:
     reply = await call(a1.port, "CLUSTER", "FAILOVER")
     stage.show(f"A1> CLUSTER FAILOVER\n{text(reply)}")
     stage.require(text(reply) == "OK", "A1 accepted the manual failover")
-    for observer in cluster.nodes:
-        await stage.wait_for(lambda observer=observer: sees_owner(observer, slots, a1) and
-                             sees_replica_of(observer, a, a1),
-                             f"{stage.label(observer)} sees A1 as the primary and A as its replica")  # fmt: skip
+    await stage.wait_until_all(cluster.nodes,
+                               lambda observer: sees_owner(observer, slots, a1) and sees_replica_of(observer, a, a1),
+                               "every node sees A1 as the primary and A as its replica")  # fmt: skip
     writes_before = client.traffic.writes
     stage.check(await client.wait_for_writes(40, stage.pace.deadline_seconds),
                 "the client writes again, now to A1", f"{client.traffic.writes - writes_before} more writes")  # fmt: skip
@@ -309,9 +306,8 @@ async def minority_partition(stage: Stage) -> None:
     reply = await call(a.port, "SET", key, "written-in-the-minority")
     stage.show(f"A> SET {key} written-in-the-minority\n{text(reply)}")
     stage.check(is_error(reply, "CLUSTERDOWN"), "A refuses writes with CLUSTERDOWN")
-    for observer in majority:
-        await stage.wait_for(lambda observer=observer: sees_owner(observer, slots, a1),
-                             f"{stage.label(observer)} sees A1 serving A's slots")  # fmt: skip
+    await stage.wait_until_all(majority, lambda observer: sees_owner(observer, slots, a1),
+                               "the majority side sees A1 serving A's slots")  # fmt: skip
     reply = await call(a1.port, "SET", key, "written-in-the-majority")
     stage.show(f"A1> SET {key} written-in-the-majority\n{text(reply)}")
     stage.check(text(reply) == "OK", "the majority side accepts writes, on A1")
@@ -320,9 +316,8 @@ async def minority_partition(stage: Stage) -> None:
     stage.step("The partition heals")
     cluster.heal()
     await stage.wait_for(lambda: sees_replica_of(a, a, a1), "A follows A1 as its replica")
-    for observer in majority:
-        await stage.wait_for(lambda observer=observer: sees_replica_of(observer, a, a1),
-                             f"{stage.label(observer)} sees A as A1's replica")  # fmt: skip
+    await stage.wait_until_all(majority, lambda observer: sees_replica_of(observer, a, a1),
+                               "the other nodes see A as A1's replica")  # fmt: skip
     await stage.wait_for(lambda: core(a).state is ClusterHealth.OK, "A says the cluster is ok again")
     reply = await call(a1.port, "GET", key)
     stage.check(reply == b"written-in-the-majority", "the majority's write is the one that survived", text(reply))
@@ -416,9 +411,8 @@ async def replica_migration(stage: Stage) -> None:
         await cluster.wait_for_fail(replica, timeout=stage.pace.deadline_seconds)
     stage.check(True, "C's replicas are FAIL for everyone: C is orphaned")
     await stage.wait_for(lambda: sees_replica_of(c, expected, c), f"{stage.label(expected)} migrated to C")
-    for observer in live(stage):
-        await stage.wait_for(lambda observer=observer: sees_replica_of(observer, expected, c),
-                             f"{stage.label(observer)} sees it", quiet=True)  # fmt: skip
+    await stage.wait_until_all(live(stage), lambda observer: sees_replica_of(observer, expected, c),
+                               "every live node sees it")  # fmt: skip
     await stage.show_trace()
     moved = stage.timeline.labels_with(EventName.REPLICA_MIGRATED)
     stage.check(moved == {stage.label(expected)}, "exactly one replica moved, the one with the smallest id",
@@ -462,18 +456,16 @@ async def add_remove_node(stage: Stage) -> None:
     for key in keys:
         await call(a.port, "SET", key, key.upper())
     await actions.move_slots(a, d, sorted(slots), others=[b, c])
-    for observer in everyone:
-        await stage.wait_for(lambda observer=observer: sees_owner(observer, slots, d),
-                             f"{stage.label(observer)} sees D serving {format_slots(slots)}")  # fmt: skip
+    await stage.wait_until_all(everyone, lambda observer: sees_owner(observer, slots, d),
+                               f"every node sees D serving slots {format_slots(slots)}")  # fmt: skip
     values = [await call(d.port, "GET", key) for key in keys]
     stage.check(values == [key.upper().encode() for key in keys], "D serves the moved keys")
     await stage.show_trace()
 
     stage.step("D leaves: slots back to A, then CLUSTER FORGET")
     await actions.move_slots(d, a, sorted(slots), others=[b, c])
-    for observer in [a, b, c]:
-        await stage.wait_for(lambda observer=observer: sees_owner(observer, slots, a),
-                             f"{stage.label(observer)} sees A serving {format_slots(slots)} again")  # fmt: skip
+    await stage.wait_until_all([a, b, c], lambda observer: sees_owner(observer, slots, a),
+                               f"A, B and C see A serving slots {format_slots(slots)} again")  # fmt: skip
     stage.say("""
         Look at the end of the trace: when D gave up its last slot it may have become a
         replica of A. A primary left without slots follows the node that took them
@@ -519,15 +511,14 @@ async def nat_trap(stage: Stage) -> None:
                          f"believes it is 127.0.0.1:{inside[n.port].port}" for n in cluster.nodes))  # fmt: skip
 
     async def announce(port_of: Callable[[Node], int], what: str) -> None:
-        for node in cluster.nodes:
-            reply = await call(node.port, "CONFIG", "SET", "cluster-announce-ip", "127.0.0.1",
-                               "cluster-announce-port", port_of(node))  # fmt: skip
-            stage.require(text(reply) == "OK", f"{stage.label(node)} accepted CONFIG SET cluster-announce-*")
-        for observer in cluster.nodes:
-            await stage.wait_for(lambda observer=observer: all(core(observer).nodes[node_id(n)].port == port_of(n)
-                                                               for n in cluster.nodes),
-                                 f"{stage.label(observer)} knows every node by its {what} address",
-                                 quiet=True)  # fmt: skip
+        replies = [await call(node.port, "CONFIG", "SET", "cluster-announce-ip", "127.0.0.1",
+                              "cluster-announce-port", port_of(node)) for node in cluster.nodes]  # fmt: skip
+        stage.require(all(text(reply) == "OK" for reply in replies), "every node accepted CONFIG SET cluster-announce-*",
+                      " ".join(text(reply) for reply in replies))  # fmt: skip
+        await stage.wait_until_all(cluster.nodes,
+                                   lambda observer: all(core(observer).nodes[node_id(n)].port == port_of(n)
+                                                        for n in cluster.nodes),
+                                   f"every node knows every node by its {what} address")  # fmt: skip
 
     key = key_in_slots(owned_slots(b), "customer")
     entry = mappings[a.port].port

@@ -336,6 +336,26 @@ class Stage:
         if not self.check(passed, what, detail):
             raise ScenarioFailed(what)
 
+    async def wait_until_all(self, observers: list[Node], predicate: Callable[[Node], bool], what: str, *,
+                             quiet: bool = False) -> None:  # fmt: skip
+        """:meth:`wait_for` ``predicate(observer)`` on every observer, as one check; if the
+        deadline passes, the failed check names the observers still waiting."""
+        waiting: list[Node] = []
+
+        def everyone() -> bool:
+            waiting[:] = [observer for observer in observers if not predicate(observer)]
+            return not waiting
+
+        started = time.monotonic()
+        try:
+            await self.wait_for(everyone, what, quiet=True)
+        except ScenarioFailed:
+            self.checks[-1].detail += "; still waiting: " + " ".join(self.label(node) for node in waiting)
+            raise
+        if not quiet:
+            names = " ".join(self.label(node) for node in observers)
+            self.check(True, what, f"{names}, after {time.monotonic() - started:.1f}s")
+
     async def wait_for(self, predicate: Callable[[], Any], what: str, *, timeout: float | None = None,
                        quiet: bool = False) -> Any:  # fmt: skip
         """Poll ``predicate`` (sync or async) until it is truthy; a failed check if the deadline
