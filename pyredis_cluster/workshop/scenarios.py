@@ -220,9 +220,10 @@ async def kill_primary(stage: Stage) -> None:
     stage.step("A comes back")
     stage.say("""
         A restarts from its nodes.conf: it still believes it serves its slots, with its
-        old config epoch. The first node to hear that claim answers with an UPDATE
-        message: "those slots belong to A1, config epoch N". A's claim is older, so A
-        gives the slots up and becomes a replica of A1, the new owner.""")
+        old config epoch. Whoever speaks first settles it: a node that hears A's stale
+        claim answers with an UPDATE message ("those slots belong to A1, config epoch
+        N"), or A hears A1 claim them in a PING with that greater epoch. A's claim is
+        older either way, so A gives the slots up and becomes a replica of A1.""")
     a = await cluster.restart(a, timeout=stage.pace.deadline_seconds)
     await stage.wait_until_all(cluster.nodes, lambda observer: sees_replica_of(observer, a, a1),
                                "every node, A included, sees A as a replica of A1")  # fmt: skip
@@ -293,7 +294,8 @@ async def minority_partition(stage: Stage) -> None:
         replacement and anything written on the minority side would be thrown away.
 
         Meanwhile the majority (B, C and the replicas) marks A as FAIL and A1 wins an
-        election. When the partition heals, A learns it lost its slots and follows A1.""")
+        election. When the partition heals, A learns from A1's greater config epoch (in a
+        header, or in an UPDATE message) that it lost its slots, and follows A1.""")
     cluster = await stage.start_cluster(primaries=3, replicas_per_primary=1)
     a, a1 = stage.node("A"), stage.node("A1")
     slots = owned_slots(a)
