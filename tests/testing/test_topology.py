@@ -50,7 +50,7 @@ async def test_failover_on_command(mode: str) -> None:
 
 
 async def test_automatic_failover_then_the_old_primary_rejoins_as_replica() -> None:
-    async with start_cluster(3, 1, node_timeout=300) as cluster:
+    async with start_cluster(3, 1, node_timeout=500) as cluster:
         old = cluster.node_for_slot(SLOT)
         new = await cluster.failover(old, "auto", timeout=DEADLINE)
         assert new in cluster.nodes and new is not old
