@@ -34,7 +34,17 @@ every peer, each link's first PING is answered by a PONG, and the cluster is
 ready when every node
  * says ``cluster_state:ok``,
  * knows all the nodes, none of them PFAIL/FAIL or in handshake, and
- * has an outbound link to each of them on which a PONG has arrived.
+ * has an outbound link to each of them on which a PONG has arrived;
+and every replica has synced with its primary (its replication link is up, as
+CLUSTER REPLICATE would have started it), so it holds the primary's data and may
+fail over from the start.
+
+Once it runs, :class:`LocalCluster` (and :class:`ThreadedCluster`, its blocking twin for
+synchronous code) is the test's handle on it: faults (``kill``, ``restart``, ``pause``,
+``partition``, ``delay``, ``heal``... in faults.py), topology on cue (``failover``,
+``move_slots``, ``add_node``, ``remove_node``, ``wait_until_agree``) and observation
+(``view``, ``wait_for_event`` over every node's event stream, recorded from start-up) in
+topology.py.
 
 One documented test-double liberty: a Redis 7.0 primary keeps ``cluster_state:fail``
 for ``CLUSTER_WRITABLE_DELAY`` (2 s) after start-up so that the cluster can
@@ -509,6 +519,9 @@ def _seed(nodes: list[Node], layout: Layout, writable_delay: int) -> None:
         )
         support.state = support.bus.state = state
         support.bus.save_config()
+        primary_index = layout.primary_of(index)
+        if primary_index is not None:  # what CLUSTER REPLICATE would start: sync from the primary
+            node.start_replication(HOST, nodes[primary_index].port)
     # One cron tick now rather than in up to 100 ms: dial every peer, compute the state.
     for node in nodes:
         assert node.cluster is not None
@@ -575,10 +588,22 @@ async def create_cluster(
         _seed(nodes, layout, writable_delay)
         if not await cluster.time.wait_until_ready(lambda: not_ready_reason(nodes), ready_timeout, ClusterNotReady):
             await cluster.wait_until_ok(ready_timeout)
+        await _wait_until_replicas_synced(nodes, ready_timeout)
     except BaseException:
         await cluster.close()
         raise
     return cluster
+
+
+async def _wait_until_replicas_synced(nodes: list[Node], timeout: float) -> None:
+    """Every replica's replication link to its primary is up (the sync runs on the loop,
+    over real sockets, whatever the protocol clock does)."""
+    deadline = time.monotonic() + timeout
+    while unsynced := [n.port for n in nodes if _core(n).myself.is_replica
+                       and not (n.replication is not None and n.replication.link_up)]:  # fmt: skip
+        if time.monotonic() > deadline:
+            raise ClusterNotReady(f"cluster not ready after {timeout}s: replicas {unsynced} have not synced")
+        await asyncio.sleep(_POLL_SECONDS)
 
 
 # ----------------------------------------------------------------------------

@@ -24,7 +24,9 @@ Change the shape or any node option per test with a marker (underscores for dash
 
 Every fixture closes its nodes (sockets, timers, nodes.conf directory) when the test
 ends, passed or failed. Nodes get ``enable-test-commands yes``, so non-Python clients
-can script errors with PYREDIS.FAULT (see faults.py).
+can script errors and faults with PYREDIS.FAULT (see faults.py). What a test can do with
+the cluster (faults, failovers, slot moves, events) is in the README section "Testing your
+client against pyredis_cluster".
 """
 
 from __future__ import annotations
