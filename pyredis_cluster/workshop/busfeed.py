@@ -23,7 +23,8 @@ appear. Records come over sockets, a little after the events: :meth:`BusFeed.set
 waits until the feed has been quiet for a moment before a story is told.
 
 Deliberately weak: a message sent in the first milliseconds of a node's life, before
-its subscription is up, is missed (the events still tell that part).
+its subscription is up, is missed (the events still tell that part): an added node's
+MEET usually shows, not always.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 QUIET_SECONDS = 0.03
 #: ... or after this long at most.
 SETTLE_LIMIT_SECONDS = 0.5
-_WATCH_PERIOD_SECONDS = 0.05
+_WATCH_PERIOD_SECONDS = 0.005  # a new node is followed within a few ms (before most of its traffic)
 _FOLLOW_TIMEOUT_SECONDS = 5.0
 
 
