@@ -90,6 +90,22 @@ class NodesConfig:
 # ----------------------------------------------------------------------------
 # Writing
 # ----------------------------------------------------------------------------
+#: Slot-range text by slot mask. A node's slots rarely change between two renderings
+#: (every CLUSTER SETSLOT saves nodes.conf, redis-cli reads CLUSTER NODES again and
+#: again), and turning a 16384-bit mask into ranges is the costly part of a line.
+_SLOT_TEXT_CACHE: dict[int, str] = {}
+_SLOT_TEXT_CACHE_SIZE = 512
+
+
+def _slot_text(slots: SlotBitmap) -> str:
+    text = _SLOT_TEXT_CACHE.get(slots.mask)
+    if text is None:
+        if len(_SLOT_TEXT_CACHE) >= _SLOT_TEXT_CACHE_SIZE:
+            _SLOT_TEXT_CACHE.clear()
+        text = _SLOT_TEXT_CACHE[slots.mask] = format_slot_ranges(slots)
+    return text
+
+
 def format_node_line(
     node: ClusterNode,
     *,
@@ -124,7 +140,7 @@ def format_node_line(
         str(epoch),
         link,
     ]
-    slots = format_slot_ranges(node.slots)
+    slots = _slot_text(node.slots)
     if slots:
         parts.append(slots)
     if node.is_myself:
