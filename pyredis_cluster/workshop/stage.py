@@ -28,8 +28,7 @@ scaled clock (pyredis_cluster/clock.py, testing/timecontrol.py), so *every* time
 1 s node timeout, the 500 ms before an election, 1 s per replica rank, the 5 s before
 a replica migrates, the pings) takes ``time_scale`` times as long in wall time. 1 is
 workshop speed (a failover in a couple of seconds), 10 is slow motion, the tests use
-0.3. Every wait's deadline grows with it. (Where the harness has no scaled clock, the
-node timeout alone is scaled.)
+0.3. Every wait's deadline grows with it.
 
 Deliberately weak
 -----------------
@@ -56,7 +55,7 @@ from ..server.node import Node
 from ..testing.harness import HOST, LocalCluster, create_cluster
 from .timeline import Palette, Timeline
 
-#: The node timeout at time scale 1: short enough that a failover fits in a few seconds
+#: The node timeout, in protocol time: short enough that a failover fits in a few seconds
 #: of a workshop, long enough that a busy laptop does not fail nodes by accident.
 BASE_NODE_TIMEOUT_MS = 1000
 #: The deadline of a wait at time scale 1 (elections include fixed delays of ~1-2 s).
@@ -107,22 +106,10 @@ class Pace:
     #: Overrides the deadline of every wait (the tests use a short one where a check must fail).
     deadline_override: float | None = None
 
-    @property
-    def protocol_clock_scaled(self) -> bool:
-        """The harness can scale the whole protocol's clock (testing/timecontrol.py)."""
-        return "time_scale" in inspect.signature(create_cluster).parameters
-
-    @property
-    def node_timeout_ms(self) -> int:
-        if self.protocol_clock_scaled:
-            return BASE_NODE_TIMEOUT_MS  # in protocol time, which the clock stretches
-        return max(100, round(BASE_NODE_TIMEOUT_MS * self.time_scale))
-
     def cluster_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"node_timeout": self.node_timeout_ms}
-        if self.protocol_clock_scaled:
-            options["time_scale"] = self.time_scale
-        return options
+        """The harness's options for this pace: the node timeout in protocol time, and the
+        scale of the protocol's clock (which stretches it, and every other timer)."""
+        return {"node_timeout": BASE_NODE_TIMEOUT_MS, "time_scale": self.time_scale}
 
     @property
     def deadline_seconds(self) -> float:
