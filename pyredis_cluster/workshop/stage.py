@@ -48,11 +48,12 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..cluster.nodes import ClusterNode
-from ..cluster.slots import SLOT_COUNT, key_hash_slot
-from ..cluster.state import ClusterState
+from ..cluster.slots import SLOT_COUNT, format_slot_ranges, key_hash_slot
 from ..layout import Layout
 from ..server.node import Node
+from ..testing.faults import node_id
 from ..testing.harness import HOST, LocalCluster, create_cluster
+from ..testing.topology import core
 from .timeline import Palette, Timeline
 
 #: The node timeout, in protocol time: short enough that a failover fits in a few seconds
@@ -118,16 +119,6 @@ class Pace:
         return BASE_DEADLINE_SECONDS * max(1.0, self.time_scale)
 
 
-def core(node: Node) -> ClusterState:
-    """The node's cluster core (cluster/state.py)."""
-    assert node.cluster is not None and node.cluster.state is not None, "not a started cluster node"
-    return node.cluster.state
-
-
-def node_id(node: Node) -> str:
-    return core(node).myid
-
-
 def owned_slots(node: Node) -> set[int]:
     state = core(node)
     return {slot for slot in range(SLOT_COUNT) if state.owner_of(slot) is state.myself}
@@ -140,18 +131,8 @@ def key_in_slots(slots: set[int] | range, prefix: str = "key") -> str:
 
 
 def format_slots(slots: set[int]) -> str:
-    """``{0, 1, 2, 7}`` -> ``"0-2 7"``."""
-    parts: list[str] = []
-    ordered = sorted(slots)
-    start = prev = None
-    for slot in [*ordered, None]:
-        if slot is not None and prev is not None and slot == prev + 1:
-            prev = slot
-            continue
-        if start is not None:
-            parts.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = slot
-    return " ".join(parts) or "none"
+    """``{0, 1, 2, 7}`` -> ``"0-2 7"`` (``"none"`` for no slot)."""
+    return format_slot_ranges(slots) or "none"
 
 
 class Stage:
