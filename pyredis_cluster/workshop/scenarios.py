@@ -112,7 +112,7 @@ async def reshard(stage: Stage) -> None:
     client = RunningClient(a.port, tags)
     await client.start()
     stage.add_closer(client.stop)
-    await stage.wait_for(lambda: client.traffic.writes >= 40, "the client is writing and reading")
+    await stage.wait_for(lambda: client.traffic.writes >= 150, "the client is writing and reading")
 
     stage.step(f"A slot in the middle of a move (slot {min(slots)})")
     stage.say("""
@@ -144,9 +144,12 @@ async def reshard(stage: Stage) -> None:
         no client wrote it meanwhile), then CLUSTER SETSLOT <slot> NODE B on B, on A and
         on C. B bumps its config epoch so that its claim on the slot wins everywhere.
         The client keeps running all along: watch for ASK and MOVED being followed.""")
+    writes_before = client.traffic.writes
     report = await actions.move_slots(a, b, sorted(slots), others=cluster.primaries)
+    during = client.traffic.writes - writes_before
     stage.show(f"moved {report.slots} slots and {report.keys} keys; {report.retries} keys copied again "
-               "because the client wrote them during the copy")  # fmt: skip
+               f"because the client wrote them during the copy; {during} writes acknowledged meanwhile")  # fmt: skip
+    stage.check(during > 0, "the client kept writing while the slots moved", f"{during} writes")
     await stage.wait_until_all(cluster.nodes, lambda observer: sees_owner(observer, slots, b),
                                f"every node sees B serving slots {format_slots(slots)}")  # fmt: skip
     await client.wait_for_writes(40, stage.pace.deadline_seconds)
