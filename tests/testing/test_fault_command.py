@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pyredis_cluster.testing import ThreadedCluster, cluster_in_thread
+from pyredis_cluster.testing import ThreadedCluster, cluster_in_thread, node_in_thread
 from pyredis_cluster.testing.faults import faults_of, heal_over_resp, node_id, partition_over_resp
 from tests.cluster_procs import cluster_nodes, create_cluster, node_flags, wait, wait_cluster_ok
 from tests.support import RawClient
@@ -220,3 +220,15 @@ def test_processes_partition_heal_and_kill() -> None:
             assert sock.recv(1) == b""  # closed without a reply
         assert lonely.process is not None
         assert lonely.process.wait(timeout=DEADLINE) == 1  # exited at once, unsaved, as a crash
+
+
+def test_standalone_node_refuses_network_faults_but_pauses() -> None:
+    with node_in_thread(enable_test_commands=True) as node, RawClient(node.port) as client:
+        for args in (["ISOLATE"], ["DROP", "0" * 40], ["DELAY", "0" * 40, "10"]):
+            assert client.raw("PYREDIS.FAULT", *args) == b"-ERR This instance has cluster support disabled\r\n"
+        assert client.raw("PYREDIS.FAULT", "HEAL") == b"+OK\r\n"  # nothing to undo
+        assert client.raw("PYREDIS.FAULT", "PAUSE", 1000) == b"+OK\r\n"
+        client.send_raw(b"*1\r\n$4\r\nPING\r\n")
+        assert nothing_yet(client)
+        assert client.read_reply()[1] == b"+PONG\r\n"  # once the pause has ended by itself
+        assert client.raw("PYREDIS.FAULT", "LIST") == b"*0\r\n"

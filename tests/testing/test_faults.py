@@ -246,3 +246,60 @@ def test_close_clients_closes_every_connection(cluster: ThreadedCluster) -> None
         assert first.is_closed() and second.is_closed()
     with RawClient(node.port) as fresh:  # the node itself is fine
         assert fresh.raw("PING") == b"+PONG\r\n"
+
+
+# -- network faults, unit level ------------------------------------------------------------------
+
+
+class FakeBus:
+    """What BusFaults touches on a ClusterBus: links, the core's link table, the hooks."""
+
+    def __init__(self) -> None:
+        self.links = {1: object(), 2: object()}
+        self.paused = False
+        self.receive_hook = self.send_hook = None
+        self.received: list[tuple[int, object]] = []
+        self.written: list[tuple[int, bytes]] = []
+        peers = {1: "peer-a", 2: "peer-b"}
+
+        class Link:
+            def __init__(self, name: str) -> None:
+                self.node = type("Node", (), {"name": name})()
+
+        class State:
+            def link(self, link_id: int) -> Link:
+                return Link(peers[link_id])
+
+        self.state = State()
+
+    def receive(self, link_id: int, message: object) -> None:
+        self.received.append((link_id, message))
+
+    def write_now(self, link_id: int, data: bytes) -> None:
+        self.written.append((link_id, data))
+
+
+def message_from(sender: str) -> object:
+    return type("Message", (), {"header": type("Header", (), {"sender": sender})()})()
+
+
+async def test_bus_faults_hold_in_order_drop_one_way_and_heal() -> None:
+    from pyredis_cluster.testing.faults import BusFaults, Direction
+
+    bus = FakeBus()
+    faults = BusFaults(bus)  # type: ignore[arg-type]
+    assert bus.receive_hook == faults.on_receive and bus.send_hook == faults.on_send
+    faults.delay("peer-a", 60.0, Direction.OUT)
+    assert faults.on_send(1, b"first")  # held
+    faults.delay("peer-a", 0.0, Direction.OUT)  # shorter now: a later packet still waits its turn
+    assert faults.on_send(1, b"second")
+    assert not faults.on_send(2, b"to b")  # another peer: not touched
+    faults.drop("peer-b", Direction.IN)
+    assert faults.on_receive(2, message_from("peer-b"))  # dropped: never handed back
+    assert not faults.on_receive(1, message_from("peer-a"))  # IN from a is not delayed
+    assert bus.written == []
+    faults.clear()  # heal: what is held goes out now, in order
+    assert bus.written == [(1, b"first"), (1, b"second")]
+    assert bus.received == [] and faults.idle
+    faults.uninstall()
+    assert bus.receive_hook is None and bus.send_hook is None
