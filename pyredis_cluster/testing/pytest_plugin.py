@@ -16,6 +16,8 @@ Fixtures
     one synchronous cluster shared by the whole session (start-up paid once). Tests
     sharing it must undo their own faults (``heal``, ``resume``,
     ``clear_scripted_replies``) and data; killing a node in it spoils it for the others.
+``redis_cluster_session_primaries``
+    the same, in the other common shape: 3 primaries without replicas.
 
 Change the shape or any node option per test with a marker (underscores for dashes)::
 
@@ -69,6 +71,12 @@ def redis_cluster(request: pytest.FixtureRequest) -> Iterator[ThreadedCluster]:
 @pytest.fixture(scope="session")
 def redis_cluster_session(request: pytest.FixtureRequest) -> Iterator[ThreadedCluster]:
     with cluster_in_thread(**cluster_options(request)) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_session_primaries(request: pytest.FixtureRequest) -> Iterator[ThreadedCluster]:
+    with cluster_in_thread(**{**cluster_options(request), "replicas_per_primary": 0}) as cluster:
         yield cluster
 
 

@@ -64,6 +64,11 @@ def test_session_one(redis_cluster_session):
 
 def test_session_two(redis_cluster_session):
     record(redis_cluster_session)
+
+
+def test_session_primaries_only(redis_cluster_session_primaries):
+    record(redis_cluster_session_primaries)
+    assert len(redis_cluster_session_primaries.primaries) == 3 and not redis_cluster_session_primaries.replicas
 '''
 
 
@@ -80,8 +85,8 @@ def test_plugin_fixtures_and_cleanup(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "pyredis_cluster.testing.pytest_plugin", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5, failed=1)
+    result.assert_outcomes(passed=6, failed=1)
     ports = json.loads((pytester.path / "ports.json").read_text())
-    # 6 + 2 + 6 + 6 ports, and the session cluster's 6 once more (the same ports).
-    assert len(ports) == 32 and len(set(ports)) == 26
+    # 6 + 2 + 6 + 6 + 3 ports, and the session cluster's 6 once more (the same ports).
+    assert len(ports) == 35 and len(set(ports)) == 29
     assert all(refuses_connections(port) for port in set(ports))  # closed, failing test included
