@@ -3,7 +3,7 @@
 ::
 
     python -m pyredis_cluster workshop list
-    python -m pyredis_cluster workshop run kill-primary [--time-scale 3] [--view] [--no-color]
+    python -m pyredis_cluster workshop run kill-primary [--time-scale 3] [--view] [--pause] [--no-color]
     python -m pyredis_cluster workshop run all
 
 Theory of operation
@@ -118,6 +118,7 @@ def main(argv: list[str]) -> int:
     run.add_argument("--view", action="store_true",
                      help="serve the browser live view of the scenario's cluster (kept until Enter at the end)")
     run.add_argument("--http-port", type=int, default=8080, help="the live view's port (default 8080; 0: any)")
+    run.add_argument("--pause", action="store_true", help="wait for Enter before each act (the cluster keeps running)")
     run.add_argument("--no-color", action="store_true")
     args = parser.parse_args(argv)
     out = sys.stdout
@@ -136,7 +137,8 @@ def main(argv: list[str]) -> int:
     async def play_all() -> list[ScenarioResult]:
         results = []
         for name in names:
-            stage = Stage(out=out, time_scale=args.time_scale, color=False if args.no_color else None)
+            stage = Stage(out=out, time_scale=args.time_scale, color=False if args.no_color else None,
+                          pause_between_steps=args.pause)  # fmt: skip
             if args.view and not _view_hook(stage, args.http_port):
                 print("the live view is not available in this installation", file=sys.stderr)
             results.append(await run_scenario(name, stage=stage))

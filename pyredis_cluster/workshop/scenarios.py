@@ -8,7 +8,7 @@ them:
 
 1. ``stage.say``: what is about to happen and what to look for;
 2. ``stage.start_cluster``: a fresh cluster of real nodes (a legend shows who is who);
-3. one or more acts (``stage.step``): an action through the client port, exactly what
+3. one or more acts (``await stage.step``): an action through the client port, exactly what
    an operator or ``redis-cli`` sends, then ``stage.wait_for`` the outcome;
 4. ``stage.show_trace``: what the nodes did, as a short story;
 5. ``stage.check``: the outcome, passed or failed with a reason.
@@ -114,7 +114,7 @@ async def reshard(stage: Stage) -> None:
     stage.add_closer(client.stop)
     await stage.wait_for(lambda: client.traffic.writes >= 150, "the client is writing and reading")
 
-    stage.step(f"A slot in the middle of a move (slot {min(slots)})")
+    await stage.step(f"A slot in the middle of a move (slot {min(slots)})")
     stage.say("""
         Moving a slot starts by marking it on both sides: IMPORTING on the target B,
         MIGRATING on the source A. From then on A still serves the keys it has, but
@@ -137,7 +137,7 @@ async def reshard(stage: Stage) -> None:
                 "B answers MOVED to A without ASKING (A still owns the slot)")  # fmt: skip
     stage.check(asked is None, "B serves the slot after ASKING")
 
-    stage.step(f"Moving slots {format_slots(slots)} from A to B")
+    await stage.step(f"Moving slots {format_slots(slots)} from A to B")
     stage.say("""
         Now each slot is moved the way redis-cli --cluster reshard does it: mark it,
         copy its keys to B (each key copied with DUMP/RESTORE and deleted on A only if
@@ -156,7 +156,7 @@ async def reshard(stage: Stage) -> None:
     await client.stop()
     await stage.show_trace()
 
-    stage.step("Did the client lose anything?")
+    await stage.step("Did the client lose anything?")
     traffic = client.traffic
     stage.show(f"{traffic.writes} writes acknowledged, {traffic.failed_writes} failed, "
                f"{traffic.reads} reads ({traffic.stale_reads} stale)")  # fmt: skip
@@ -196,7 +196,7 @@ async def kill_primary(stage: Stage) -> None:
     await stage.wait_for(lambda: a1.replication is not None and a1.replication.offset >= a.replication.offset,  # type: ignore[union-attr]
                          "A1 has replicated it", quiet=True)  # fmt: skip
 
-    stage.step("A crashes")
+    await stage.step("A crashes")
     stage.say("""
         We close A's sockets as if its process died. Watch the trace: first PFAIL (each
         node on its own), then the failure reports, then FAIL, then A1's election.""")
@@ -220,7 +220,7 @@ async def kill_primary(stage: Stage) -> None:
     reply = await call(a1.port, "GET", key)
     stage.check(reply == b"written-before-the-crash", "A1 serves the data A had", text(reply))
 
-    stage.step("A comes back")
+    await stage.step("A comes back")
     stage.say("""
         A restarts from its nodes.conf: it still believes it serves its slots, with its
         old config epoch. Whoever speaks first settles it: a node that hears A's stale
@@ -258,7 +258,7 @@ async def manual_failover(stage: Stage) -> None:
     stage.add_closer(client.stop)
     await stage.wait_for(lambda: client.traffic.writes >= 40, "a client is writing to A's slots")
 
-    stage.step("CLUSTER FAILOVER, sent to A1")
+    await stage.step("CLUSTER FAILOVER, sent to A1")
     reply = await call(a1.port, "CLUSTER", "FAILOVER")
     stage.show(f"A1> CLUSTER FAILOVER\n{text(reply)}")
     stage.require(text(reply) == "OK", "A1 accepted the manual failover")
@@ -271,7 +271,7 @@ async def manual_failover(stage: Stage) -> None:
     await client.stop()
     await stage.show_trace()
 
-    stage.step("Did the client lose anything?")
+    await stage.step("Did the client lose anything?")
     traffic = client.traffic
     stage.show(f"{traffic.writes} writes acknowledged, {traffic.failed_writes} failed")
     lost = await client.lost_writes()
@@ -305,7 +305,7 @@ async def minority_partition(stage: Stage) -> None:
     key = key_in_slots(slots, "account")
     majority = [node for node in cluster.nodes if node is not a]
 
-    stage.step("The network splits: A alone | everybody else")
+    await stage.step("The network splits: A alone | everybody else")
     cluster.partition([a], majority)
     await stage.wait_for(lambda: core(a).state is ClusterHealth.FAIL, "A declares the cluster down on its side")
     reply = await call(a.port, "SET", key, "written-in-the-minority")
@@ -318,7 +318,7 @@ async def minority_partition(stage: Stage) -> None:
     stage.check(text(reply) == "OK", "the majority side accepts writes, on A1")
     await stage.show_trace()
 
-    stage.step("The partition heals")
+    await stage.step("The partition heals")
     cluster.heal()
     await stage.wait_for(lambda: sees_replica_of(a, a, a1), "A follows A1 as its replica")
     await stage.wait_until_all(majority, lambda observer: sees_replica_of(observer, a, a1),
@@ -350,7 +350,7 @@ async def epoch_collision(stage: Stage) -> None:
     cluster = await stage.start_cluster(primaries=3)
     a, b, c = stage.node("A"), stage.node("B"), stage.node("C")
 
-    stage.step("A partition, and two operators bumping epochs on both sides")
+    await stage.step("A partition, and two operators bumping epochs on both sides")
     cluster.partition([a], [b], [c])
     bumped_a = await call(a.port, "CLUSTER", "BUMPEPOCH")
     bumped_b = await call(b.port, "CLUSTER", "BUMPEPOCH")
@@ -358,7 +358,7 @@ async def epoch_collision(stage: Stage) -> None:
     epoch_a, epoch_b = core(a).myself.config_epoch, core(b).myself.config_epoch
     stage.require(epoch_a == epoch_b, "A and B now have the same config epoch", f"A {epoch_a}, B {epoch_b}")
 
-    stage.step("The partition heals")
+    await stage.step("The partition heals")
     smaller, larger = sorted([a, b], key=node_id)
     stage.say(f"""
         A's id starts with {node_id(a)[:8]}, B's with {node_id(b)[:8]}: {stage.label(smaller)} has
@@ -409,7 +409,7 @@ async def replica_migration(stage: Stage) -> None:
         The spare replicas are {", ".join(stage.label(n) for n in spares)}; the one with
         the smallest id is {stage.label(expected)} ({node_id(expected)[:8]}...): it should move.""")
 
-    stage.step("Both of C's replicas die")
+    await stage.step("Both of C's replicas die")
     for replica in c_replicas:
         await cluster.kill(replica)
     for replica in c_replicas:
@@ -445,7 +445,7 @@ async def add_remove_node(stage: Stage) -> None:
     cluster = await stage.start_cluster(primaries=3)
     a, b, c = stage.node("A"), stage.node("B"), stage.node("C")
 
-    stage.step("A new node D, introduced with CLUSTER MEET")
+    await stage.step("A new node D, introduced with CLUSTER MEET")
     d = await cluster.add_node(timeout=stage.pace.deadline_seconds)
     stage.show_nodes([d])
     everyone = [a, b, c, d]
@@ -455,7 +455,7 @@ async def add_remove_node(stage: Stage) -> None:
     await stage.wait_for(lambda: core(d).state is ClusterHealth.OK, "D says cluster_state:ok")
     await stage.show_trace()
 
-    stage.step("Slots (and keys) move from A to D")
+    await stage.step("Slots (and keys) move from A to D")
     slots = set(sorted(owned_slots(a))[:MOVED_SLOTS])
     keys = keys_for(slots, 12, "item")
     for key in keys:
@@ -467,7 +467,7 @@ async def add_remove_node(stage: Stage) -> None:
     stage.check(values == [key.upper().encode() for key in keys], "D serves the moved keys")
     await stage.show_trace()
 
-    stage.step("D leaves: slots back to A, then CLUSTER FORGET")
+    await stage.step("D leaves: slots back to A, then CLUSTER FORGET")
     await actions.move_slots(d, a, sorted(slots), others=[b, c])
     await stage.wait_until_all([a, b, c], lambda observer: sees_owner(observer, slots, a),
                                f"A, B and C see A serving slots {format_slots(slots)} again")  # fmt: skip
@@ -528,14 +528,14 @@ async def nat_trap(stage: Stage) -> None:
     key = key_in_slots(owned_slots(b), "customer")
     entry = mappings[a.port].port
 
-    stage.step("Inside addresses: what a node in a container announces")
+    await stage.step("Inside addresses: what a node in a container announces")
     await announce(lambda n: inside[n.port].port, "inside")
     follow = await follow_redirect(entry, "GET", key)
     stage.show(follow.transcript)
     stage.check(follow.redirected_to == inside[b.port].port, "A's MOVED names B's inside address")
     stage.check(follow.failed, "the client cannot follow the MOVED", follow.error or "it could")
 
-    stage.step("The fix: announce the published addresses")
+    await stage.step("The fix: announce the published addresses")
     stage.say("""
         CONFIG SET cluster-announce-ip 127.0.0.1 cluster-announce-port <published port>
         on every node (in a redis.conf or on the command line of each container in real

@@ -13,7 +13,8 @@ A scenario (scenarios.py) is a coroutine ``play(stage)``. The :class:`Stage` giv
   replica; nodes added later are ``D``, ``E``...; a label stays with its node id
   whatever its role becomes.
 * **narration**: :meth:`say` (what is about to happen, and why), :meth:`step` (a new
-  act), :meth:`show` (what a client or ``redis-cli`` would print);
+  act; with ``--pause`` it waits for Enter first), :meth:`show` (what a client or
+  ``redis-cli`` would print);
 * **the trace**: a :class:`~.timeline.Timeline` records every event of every node from
   the start, and (busfeed.py) the bus messages that tell the story, PING/PONG left
   out; :meth:`show_trace` prints what happened since the last call;
@@ -140,7 +141,7 @@ class Stage:
 
     def __init__(self, *, out: TextIO | None = None, time_scale: float = 1.0, color: bool | None = None,
                  cluster_options: dict[str, Any] | None = None, deadline_seconds: float | None = None,
-                 trace_messages: bool = True) -> None:  # fmt: skip
+                 trace_messages: bool = True, pause_between_steps: bool = False) -> None:  # fmt: skip
         self.out = out or sys.stdout
         self.pace = Pace(time_scale, deadline_seconds)
         self.palette = Palette(color) if color is not None else Palette.for_stream(self.out)
@@ -152,6 +153,7 @@ class Stage:
         self.cluster: LocalCluster | None = None
         #: Bus messages in the trace (busfeed.py); off, the trace tells events only.
         self.trace_messages = trace_messages
+        self.pause_between_steps = pause_between_steps
         self.bus_feed: Any = None
         self.on_cluster_started: list[Callable[[Stage], Awaitable[None]]] = []  # e.g. the live view
         self.before_close: list[Callable[[Stage], Awaitable[None]]] = []  # e.g. "press Enter"
@@ -265,7 +267,11 @@ class Stage:
         self._print(self.palette.bold(text))
         self._print(self.palette.bold("=" * len(text)))
 
-    def step(self, text: str) -> None:
+    async def step(self, text: str) -> None:
+        """A new act. With ``pause_between_steps`` (``--pause``), wait for Enter first: the
+        cluster keeps running meanwhile, and the teacher talks."""
+        if self.pause_between_steps:
+            await asyncio.to_thread(input, f"[Enter] next: {text} ")
         self._print()
         self._print(self.palette.bold(f"== {text}"))
 

@@ -50,3 +50,12 @@ def test_a_failed_check_makes_the_exit_code_1(monkeypatch: pytest.MonkeyPatch, c
     out = capsys.readouterr().out
     assert "broken: FAILED (1/2 checks" in out
     assert "the outcome the scenario promised: it did not happen" in out
+
+
+def test_pause_waits_for_enter_before_each_act(monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    prompts: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda prompt="": prompts.append(prompt) or "")
+    assert main(["run", "epoch-collision", "--time-scale", "0.3", "--pause", "--no-color"]) == 0
+    acts = [line[3:] for line in capsys.readouterr().out.splitlines() if line.startswith("== ")]
+    assert acts and prompts == [f"[Enter] next: {act} " for act in acts]
