@@ -60,6 +60,12 @@ node ready; median of 10 runs, first run included, on the 2-CPU development mach
 * while other engineers' test suites ran (load average 8-10): 76-154 ms wall,
   33-45 ms CPU (the rest is waiting for a CPU).
 
+* since replicas sync with their primary before it returns (load average ~4): 55 ms
+  median wall (33-288 ms), 37 ms CPU.
+
+The fixture shape through ``cluster_in_thread`` and failovers on cue are measured by
+:func:`print_fixture_and_failover_times` (numbers in the README).
+
 Closing takes ~2 ms. Reproduce with
 ``python -c 'from pyredis_cluster.testing.harness import print_startup_times as p; p()'``.
 """
