@@ -555,7 +555,10 @@ async def move_slots(nodes: list[Node], slots: int | Iterable[int], to_node: Nod
         if owner is None:
             raise TopologyError(f"slot {slot} has no owner to migrate it from")
         if owner.name != target_id:
-            sources[slot] = next(n for n in nodes if is_live(n) and core(n).myid == owner.name)
+            source = next((n for n in nodes if is_live(n) and core(n).myid == owner.name), None)
+            if source is None:
+                raise TopologyError(f"slot {slot} belongs to {owner.name}, which is not running")
+            sources[slot] = source
     move = SlotMove(nodes, [s for s in wanted if s in sources], to_node, sources)
     for slot in move.slots:
         source = sources[slot]
