@@ -135,11 +135,15 @@ async def test_restart_a_killed_node_keeps_its_id_and_rejoins() -> None:
         victim_id, port = node_id(victim), victim.port
         await cluster.kill(victim)
         await cluster.wait_until_failed_everywhere(victim, timeout=DEADLINE)
+        observer = cluster.primaries[0]
+        assert view(observer).nodes[victim_id].failed and "fail" in view(observer).nodes[victim_id].flags
         fresh = await cluster.restart(victim)
         assert fresh is not victim and fresh in cluster.nodes and victim not in cluster.nodes
         assert node_id(fresh) == victim_id and fresh.port == port
         await cluster.wait_for_healthy(fresh, timeout=DEADLINE)
-        await cluster.wait_for_event("fail_cleared", {"node": victim_id}, timeout=DEADLINE)
+        await cluster.wait_for_event("fail_cleared", lambda event: event["node"] == victim_id, node=observer,
+                                     timeout=DEADLINE)  # fmt: skip
+        assert not view(observer).nodes[victim_id].failed
         assert await call(fresh, "CLUSTER", "MYID") == victim_id.encode()
         await cluster.wait_until_ok(DEADLINE)
 
