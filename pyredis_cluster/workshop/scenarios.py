@@ -26,6 +26,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ..cluster.constants import CLUSTER_SLAVE_MIGRATION_DELAY
 from ..cluster.events import EventName
 from ..cluster.state import ClusterHealth
 from ..server.node import Node
@@ -384,22 +385,23 @@ async def epoch_collision(stage: Stage) -> None:
 # 6. Replica migration
 # ---------------------------------------------------------------------------------------------
 @scenario("replica-migration", "Replica migration to an orphaned primary",
-          "C loses both replicas; a spare replica of A or B moves to C on its own (migration barrier)")  # fmt: skip
+          "C loses both replicas; a spare replica moves to C on its own, once the migration barrier allows")  # fmt: skip
 async def replica_migration(stage: Stage) -> None:
     stage.say("""
         A primary without a working replica is orphaned: one more failure and its slots
         are gone. Replicas fix that on their own, without any vote: a replica of the
         primary with the MOST working replicas may move to an orphaned primary, provided
-        its own primary keeps more than cluster-migration-barrier working replicas
-        (default 1) after it leaves.
+        its own primary keeps at least cluster-migration-barrier working replicas after
+        it leaves (default 1).
 
         Which replica? Each one computes the same answer from its own view: the one with
         the smallest node id among the replicas of the best-covered primaries. Only that
         one moves, after the orphan has been orphaned for 5 seconds (time for a failover
         to settle first).
 
-        We start 3 primaries with 2 replicas each, then kill both replicas of C.""")
-    cluster = await stage.start_cluster(primaries=3, replicas_per_primary=2)
+        We start 3 primaries with 2 replicas each, with cluster-migration-barrier 2, then
+        kill both replicas of C.""")
+    cluster = await stage.start_cluster(primaries=3, replicas_per_primary=2, cluster_migration_barrier=2)
     c = stage.node("C")
     c_replicas = cluster.replicas_of(c)
     spares = [node for node in cluster.replicas if node not in c_replicas]
@@ -407,14 +409,29 @@ async def replica_migration(stage: Stage) -> None:
     its_primary = core(expected).myself.primary_id
     stage.say(f"""
         The spare replicas are {", ".join(stage.label(n) for n in spares)}; the one with
-        the smallest id is {stage.label(expected)} ({node_id(expected)[:8]}...): it should move.""")
+        the smallest id is {stage.label(expected)} ({node_id(expected)[:8]}...).""")
 
-    await stage.step("Both of C's replicas die")
+    await stage.step("Both of C's replicas die; the barrier is 2")
     for replica in c_replicas:
         await cluster.kill(replica)
     for replica in c_replicas:
         await cluster.wait_for_fail(replica, timeout=stage.pace.deadline_seconds)
     stage.check(True, "C's replicas are FAIL for everyone: C is orphaned")
+    stage.say("""
+        A and B have 2 working replicas each; one leaving would leave 1, fewer than the
+        barrier of 2. So nobody may move, however long C stays orphaned. We wait until C
+        has been orphaned for twice the 5-second delay (protocol time).""")
+    orphaned_at = core(c).now
+    await stage.wait_for(lambda: core(c).now - orphaned_at > 2 * CLUSTER_SLAVE_MIGRATION_DELAY,
+                         "10 s of protocol time passed", quiet=True)  # fmt: skip
+    followers = [n for n in live(stage) if core(n).myself.primary_id == node_id(c)]
+    stage.check(not stage.timeline.of(EventName.REPLICA_MIGRATED) and not followers,
+                "after 10 s orphaned, no replica moved: the barrier holds them")  # fmt: skip
+    await stage.show_trace()
+
+    await stage.step("CONFIG SET cluster-migration-barrier 1")
+    replies = [await call(node.port, "CONFIG", "SET", "cluster-migration-barrier", 1) for node in live(stage)]
+    stage.require(all(text(reply) == "OK" for reply in replies), "every node accepted the new barrier")
     await stage.wait_for(lambda: sees_replica_of(c, expected, c), f"{stage.label(expected)} migrated to C")
     await stage.wait_until_all(live(stage), lambda observer: sees_replica_of(observer, expected, c),
                                "every live node sees it")  # fmt: skip
@@ -424,7 +441,7 @@ async def replica_migration(stage: Stage) -> None:
                 f"moved: {sorted(moved)}")  # fmt: skip
     left_behind = [n for n in spares if n is not expected and core(n).myself.primary_id == its_primary]
     stage.check(all(not core(n).myself.is_primary for n in spares), "no spare replica was promoted")
-    stage.check(len(left_behind) >= 1, "its old primary kept a replica (the migration barrier)")
+    stage.check(len(left_behind) == 1, "its old primary kept 1 working replica, as the barrier of 1 requires")
 
 
 # ---------------------------------------------------------------------------------------------
