@@ -88,7 +88,7 @@ HOST = "127.0.0.1"
 #: A settle that keeps producing messages after this many rounds is a ping-pong loop.
 MAX_SETTLE_ROUNDS = 10_000
 #: Frozen TCP clusters: the quiet period after which no more bytes are expected in flight.
-TCP_QUIET_SECONDS = 0.005
+TCP_QUIET_SECONDS = 0.01
 #: How often a manual cluster's start-up checks its replicas' initial sync (wall time).
 _SYNC_POLL_SECONDS = 0.002
 
