@@ -19,7 +19,8 @@ Every node is a full :class:`~pyredis_cluster.server.node.Node` with
 ephemeral, loopback only), its nodes.conf in a private temporary directory.
 Nothing is faked after start-up: the nodes talk Redis 7.0's cluster bus over real
 sockets, gossip, detect failures and redirect clients exactly as separate
-processes do.
+processes do. (One exception, asked for: with ``manual_clock=True`` the bus bytes go
+through an in-memory network so that runs are repeatable; see timecontrol.py.)
 
 What is shortened is *cluster creation*. ``redis-cli --cluster create`` (MEET,
 ADDSLOTS, SET-CONFIG-EPOCH, REPLICATE, then waiting for gossip to spread the
