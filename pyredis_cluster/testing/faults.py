@@ -41,6 +41,9 @@ node id and direction, seen from the node that holds them:
 * ``isolate``: every packet, both ways, to and from everyone (nodes met later too).
 * ``heal``: removes every rule; packets still held are released at once, in order.
 
+Delays are wall-clock time (the loop's timers), also in a cluster whose protocol time is
+scaled or manual (timecontrol.py); drops work the same in every mode.
+
 A partition of a cluster is DROP rules on each node for the peers in other groups
 (:meth:`ClusterFaults.partition` in-process, :func:`partition_over_resp` for nodes in
 other processes).
