@@ -59,13 +59,13 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 from .cluster.trace import TRACE_CHANNEL, Record, TraceFormatError, is_chatter, parse_record, to_json_line
 from .protocol.encoder import ErrorReply
-from .protocol.reply_parser import NEED_DATA, ReplyParser
+from .resp_client import ClusterToolError, Connection, Peer, discover
 
 #: Seconds a record waits for records with an earlier ``t`` from other nodes.
 MERGE_WINDOW = 0.25
@@ -252,69 +252,7 @@ class Merger:
 # ----------------------------------------------------------------------------
 # Talking to the nodes
 # ----------------------------------------------------------------------------
-class TraceCliError(Exception):
-    """Reported as ``error: ...`` with exit status 1."""
-
-
-def _encode(args: Sequence[str | bytes]) -> bytes:
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else arg.encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
-class Connection:
-    """A minimal asyncio RESP client: commands, then (maybe) a subscription's messages."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.parser = ReplyParser()
-
-    @classmethod
-    async def open(cls, host: str, port: int, timeout: float) -> Connection:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        return cls(reader, writer)
-
-    async def reply(self) -> Any:
-        """The next reply or pushed message; ConnectionError at EOF."""
-        while (result := self.parser.next_reply()) is NEED_DATA:
-            chunk = await self.reader.read(65536)
-            if not chunk:
-                raise ConnectionError("connection closed")
-            self.parser.feed(chunk)
-        return result[0]  # type: ignore[index]
-
-    async def call(self, *args: str | bytes, timeout: float = 5.0) -> Any:
-        self.writer.write(_encode(args))
-        return await asyncio.wait_for(self.reply(), timeout)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-@dataclass
-class Peer:
-    """A node of the cluster as CLUSTER NODES lists it."""
-
-    node_id: str
-    host: str
-    port: int
-    flags: str
-
-
-def parse_cluster_nodes(text: str, default_host: str) -> list[Peer]:
-    peers = []
-    for line in text.splitlines():
-        words = line.split()
-        if len(words) < 3:
-            continue
-        host_port = words[1].split("@", 1)[0]
-        host, _, port = host_port.rpartition(":")
-        if not port.isdigit() or int(port) == 0 or "noaddr" in words[2] or "handshake" in words[2]:
-            continue
-        peers.append(Peer(words[0], host or default_host, int(port), words[2]))
-    return sorted(peers, key=lambda peer: peer.port)
+TraceCliError = ClusterToolError  # the name this module's callers and tests know
 
 
 @dataclass
@@ -324,29 +262,6 @@ class Follow:
     peer: Peer
     subscription: Connection
     switched_on: bool
-
-
-async def discover(host: str, port: int, only: bool, timeout: float) -> list[Peer]:
-    try:
-        conn = await Connection.open(host, port, timeout)
-    except (OSError, TimeoutError) as err:
-        raise TraceCliError(f"cannot connect to {host}:{port}: {err}") from None
-    try:
-        myid = await conn.call("CLUSTER", "MYID")
-        listing = await conn.call("CLUSTER", "NODES")
-    finally:
-        conn.close()
-    if isinstance(myid, ErrorReply) or isinstance(listing, ErrorReply):
-        raise TraceCliError(f"{host}:{port} is not a cluster node: {myid if isinstance(myid, ErrorReply) else listing}")
-    text = listing.decode() if isinstance(listing, bytes) else str(listing)
-    myid = myid.decode() if isinstance(myid, bytes) else str(myid)
-    peers = parse_cluster_nodes(text, host)
-    if only:
-        return [Peer(myid, host, port, "myself")]
-    for peer in peers:  # the node we asked: reach it the way the user did
-        if peer.node_id == myid:
-            peer.host, peer.port = host, port
-    return peers
 
 
 async def follow(peer: Peer, timeout: float) -> Follow:

@@ -6,13 +6,13 @@ import io
 import re
 
 from pyredis_cluster.cluster.trace import is_chatter, parse_record
+from pyredis_cluster.resp_client import parse_cluster_nodes
 from pyredis_cluster.tracecli import (
     FormatOptions,
     Merger,
     Printer,
     TraceFormatter,
     format_records,
-    parse_cluster_nodes,
 )
 from tests.cluster.test_trace import failover_sim
 
