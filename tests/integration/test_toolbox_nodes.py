@@ -15,6 +15,8 @@ What is expected comes from redis-cli 7.0.15's code and from a real redis-server
   cluster's value is replaced and the source keeps its keys.
 * ``add-node --cluster-slave`` (with ``--cluster-master-id``, or letting redis-cli choose
   the primary with fewest replicas) makes a replica that syncs its primary's data.
+* ``rebalance --cluster-use-empty-masters`` with a weight gives a new primary its
+  weighted share (``--cluster-simulate`` first: nothing moves).
 * ``del-node`` sends CLUSTER FORGET to every other node and CLUSTER RESET SOFT to the
   removed one: the others drop it from CLUSTER NODES, and the removed node knows only
   itself (a removed replica also loses its data, as 7.0's reset flushes a replica).
@@ -245,7 +247,9 @@ def test_add_node_as_replica_syncs_and_del_node_resets_it(cluster: list[ClusterP
     assert read_keys(cluster[0], list(data)) == list(data.values())
 
 
-def test_del_node_of_a_primary_emptied_by_resharding(cluster: list[ClusterProc]) -> None:
+def test_rebalance_to_an_empty_primary_then_del_node_once_emptied(cluster: list[ClusterProc]) -> None:
+    """rebalance --cluster-use-empty-masters with a weight (first with --cluster-simulate),
+    then reshard everything back and del-node the emptied primary."""
     donor = cluster[0]
     donor_id = donor.myid()
     with cluster_nodes(ours=1) as (newcomer,):
@@ -255,16 +259,26 @@ def test_del_node_of_a_primary_emptied_by_resharding(cluster: list[ClusterProc])
         wait_cluster_ok(everyone)
         newcomer_id = newcomer.myid()
         data = write_keys(donor, "emptied", 400)
-        keys_per_slot = {slot: donor.call("CLUSTER", "COUNTKEYSINSLOT", slot) for slot in owned_slots(donor)}
+        slot_of_every_key = [key_hash_slot(key) for node in cluster for key in node.call("KEYS", "*")]
 
-        for source, source_id, target_id in ((donor, donor_id, newcomer_id), (newcomer, newcomer_id, donor_id)):
-            moved = redis_cli("--cluster", "reshard", source.address, "--cluster-from", source_id,
-                              "--cluster-to", target_id, "--cluster-slots", "200", "--cluster-yes", timeout=120)  # fmt: skip
-            assert moved.returncode == 0, moved.stdout[-2000:] + moved.stderr
-            wait_converged(everyone)
-            if source is donor:  # the newcomer holds data now
-                taken = owned_slots(newcomer)
-                assert len(taken) == 200 and newcomer.call("DBSIZE") == sum(keys_per_slot[s] for s in taken) > 0
+        rebalance = ["--cluster", "rebalance", donor.address, "--cluster-use-empty-masters",
+                     "--cluster-weight", f"{newcomer_id}=0.1"]  # fmt: skip
+        simulated = redis_cli(*rebalance, "--cluster-simulate", timeout=120)
+        assert simulated.returncode == 0 and "Moving" in simulated.stdout, simulated.stdout + simulated.stderr
+        assert not owned_slots(newcomer) and newcomer.call("DBSIZE") == 0  # a simulation moves nothing
+        rebalanced = redis_cli(*rebalance, timeout=300)
+        assert rebalanced.returncode == 0, rebalanced.stdout[-2000:] + rebalanced.stderr
+        wait_converged(everyone)
+        # Weights 1, 1, 1 and 0.1: the newcomer's share is 16384 / 3.1 * 0.1 = 528.5 slots
+        # (redis-cli rounds each share down, then hands out what is left).
+        taken = owned_slots(newcomer)
+        assert 528 <= len(taken) <= 530, len(taken)
+        assert newcomer.call("DBSIZE") == sum(slot in taken for slot in slot_of_every_key) > 0
+
+        moved = redis_cli("--cluster", "reshard", newcomer.address, "--cluster-from", newcomer_id,
+                          "--cluster-to", donor_id, "--cluster-slots", str(len(taken)), "--cluster-yes", timeout=300)  # fmt: skip
+        assert moved.returncode == 0, moved.stdout[-2000:] + moved.stderr
+        wait_converged(everyone)
         # 7.0: a primary that gives away its last slot follows the node that took it
         # (cluster-allow-replica-migration yes), and syncs its data.
         assert not owned_slots(newcomer)
