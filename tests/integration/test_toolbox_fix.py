@@ -17,7 +17,8 @@ must still read back through a cluster client.
 
 The last test kills redis-cli itself in the middle of a ``reshard`` (SIGKILL by its PID once
 CLUSTER NODES shows the ``[slot->-id]`` / ``[slot-<-id]`` marks and some keys have moved),
-then ``fix`` closes the slot.
+then ``fix`` closes the slot; once between two nodes of ours, once from a real
+redis-server (its MIGRATE, our RESTORE-ASKING) to ours.
 """
 
 from __future__ import annotations
@@ -264,8 +265,11 @@ def _marks(node: ClusterProc) -> list[str]:
             if token.startswith("[")]  # fmt: skip
 
 
-def test_fix_after_redis_cli_is_killed_mid_reshard() -> None:
-    with cluster_nodes(ours=3) as nodes:
+@pytest.mark.parametrize("source_kind", ["ours", "real"])
+def test_fix_after_redis_cli_is_killed_mid_reshard(source_kind: str) -> None:
+    """Moving a slot from a node of ours to another, or from a real redis-server to ours."""
+    with cluster_nodes(ours=2 if source_kind == "real" else 3, real=1 if source_kind == "real" else 0) as started:
+        nodes = sorted(started, key=lambda node: node.kind != source_kind)  # the source first: it gets slot 0
         created = create_cluster(nodes)
         assert created.returncode == 0, created.stdout + created.stderr
         wait_cluster_ok(nodes)
