@@ -243,7 +243,20 @@ class ClusterSupport:
     def _cron(self) -> None:
         """The server's part of each cluster cron tick, after the core's own tick."""
         self.feed_replication_info()
+        self.replicate_if_off()
         self.redirect_blocked_clients()
+
+    def replicate_if_off(self) -> None:
+        """clusterCron's rule: a replica whose replication is off (one restarted from its
+        nodes.conf as a replica) starts it once its primary's address is known."""
+        assert self.state is not None
+        me = self.state.myself
+        primary = self.state.primary_of(me) if me.is_replica else None
+        if primary is None or not primary.has_addr:
+            return
+        replication = self.node.replication
+        if replication is None or replication.master_host is None:
+            self._replication_changed(ReplicationChanged(primary.name, primary.ip, primary.port))
 
     def feed_replication_info(self) -> None:
         """Tell the core our replication offset and our primary's last sign of life."""

@@ -176,6 +176,35 @@ async def test_automatic_failover_promotes_the_replica_and_the_old_primary_rejoi
             await restarted.close()
 
 
+async def test_replicas_hold_the_data_are_listed_once_synced_and_the_winner_keeps_it() -> None:
+    async with start_cluster(primaries=3, replicas_per_primary=1, node_timeout=NODE_TIMEOUT_MS) as cluster:
+        for index in range(3):  # writes in every shard: every replica's offset moves
+            primary, replica, slots = shard(cluster, index)
+            keys = [key for key in (f"key:{i}" for i in range(2000)) if key_hash_slot(key.encode()) in slots][:50]
+            for key in keys:
+                assert await command(primary.port, "SET", key, f"value-of-{key}")
+            assert await command(primary.port, "WAIT", "1", "5000") == 1  # the replica acknowledged them all
+
+        async def lists_every_replica(observer: Node) -> bool:
+            """CLUSTER SLOTS names each range's replica once its offset is known (7.0 hides
+            replicas whose advertised replication offset is still 0)."""
+            ranges = await command(observer.port, "CLUSTER", "SLOTS")
+            return len(ranges) == 3 and all(len(entry) == 4 for entry in ranges)
+
+        for observer in cluster.nodes:
+            await wait_for(lambda observer=observer: lists_every_replica(observer),
+                           f"node {observer.port} to list the replicas")  # fmt: skip
+        shards = await command(cluster.nodes[1].port, "CLUSTER", "SHARDS")
+        replicas = [node for entry in shards for node in entry["nodes"] if node["role"] == "replica"]
+        assert len(replicas) == 3
+        assert all(node["health"] == "online" and node["replication-offset"] > 0 for node in replicas)
+
+        await cluster.kill(primary)
+        await wait_for(lambda: core(replica).myself.is_primary, "the replica to take over")
+        for key in keys:
+            assert await command(replica.port, "GET", key) == f"value-of-{key}"
+
+
 # -- manual failover -----------------------------------------------------------------------------
 
 

@@ -297,6 +297,15 @@ def test_sigkilled_primary_is_replaced_and_rejoins_as_a_replica_of_the_winner() 
         wait(lambda: in_sync(replica, primary), what="the old primary to resync", nodes=nodes)
         assert same_data(replica, primary, keys + more)
 
+        # A replica restarted from its nodes.conf replicates again (7.0's clusterCron
+        # starts replication for a replica whose replication is off).
+        kill(primary)
+        write_keys(replica, keys, "v3")
+        primary.start()
+        primary.wait_ready()
+        wait(lambda: in_sync(replica, primary), what="the restarted replica to resync", nodes=nodes)
+        assert same_data(replica, primary, keys + more)
+
 
 def wait_cluster_ok_without(nodes: Sequence[ClusterProc], dead_id: str) -> None:
     """cluster_state:ok on every live node, each of which flags ``dead_id`` as failed."""
