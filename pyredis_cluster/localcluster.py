@@ -457,6 +457,9 @@ def start(args: argparse.Namespace) -> int:
         else:
             create_cluster(host, ports, layout, wait)
         wait("cluster_state:ok on every node, all agreeing", lambda: cluster_is_ready(host, ports))
+        if args.time_scale != 1:  # slow motion once the cluster is formed: creating it stays quick
+            for port in ports:
+                call_ok(host, port, "CONFIG", "SET", "cluster-time-scale", repr(args.time_scale))
         detached = args.detach  # from here on, a detached cluster stays up whatever happens to us
         print_ready(host, nodes, layout, directory, args, time.monotonic() - started_at)
         if detached:
@@ -525,6 +528,7 @@ def print_ready(host: str, nodes: list[NodeProcess], layout: Layout, directory: 
     print("redis-py:  from redis.cluster import RedisCluster")
     print(f"           r = RedisCluster(host={host!r}, port={first}); r.set('foo', 'bar')")
     print(f"Logs:      {directory}/<port>/{NODE_LOG}   (e.g. tail -f {nodes[0].log_path})")
+    print(f"Watch:     python -m pyredis_cluster trace --port {first}   (live view: ... view --port {first})")
     stop_command = "python -m pyredis_cluster cluster stop" + ("" if args.dir == DEFAULT_DIR else f" --dir {args.dir}")
     if args.detach:
         print(f"Running in the background. Stop it with: {stop_command}")
@@ -595,6 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
     start_parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the cluster")
     start_parser.add_argument("--enable-test-commands", action="store_true",
                               help="let the nodes accept PYREDIS.FAULT (kill, pause, isolate: workshops, live view)")
+    start_parser.add_argument("--time-scale", type=float, default=1.0,
+                              help="slow motion: every protocol timer takes this many times longer "
+                                   "(set once the cluster is ready; `clock scale` changes it later)")  # fmt: skip
     start_parser.add_argument("--fresh", action="store_true", help="discard node state left by an earlier run")
     mode = start_parser.add_mutually_exclusive_group()
     mode.add_argument("--foreground", action="store_true", help="stay until Ctrl-C (the default)")

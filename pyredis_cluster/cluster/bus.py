@@ -99,6 +99,8 @@ class HeldMessage(NamedTuple):
     seq: int  # arrival order on this node, from 1
     link_id: LinkId
     message: Any
+    #: wall-clock arrival (Unix ms): lets a tool order held messages across nodes
+    arrived_ms: float = 0.0
 
     def describe(self) -> str:
         """``#3 PING from <sender id> (link 5)``; a packet the codec dropped says so."""
@@ -385,7 +387,7 @@ class ClusterBus:
         """A decoded message from a link: held in step mode, else handed to the core."""
         if self.clock.frozen:
             self._held_seq += 1
-            self.held.append(HeldMessage(self._held_seq, link_id, message))
+            self.held.append(HeldMessage(self._held_seq, link_id, message, time.time() * 1000))
         else:
             self.deliver(link_id, message)
 

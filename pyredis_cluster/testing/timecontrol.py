@@ -53,7 +53,7 @@ period (no new held message) before each tick.
 
 **PYREDIS.CLOCK** (refused unless ``enable-test-commands yes``)::
 
-    PYREDIS.CLOCK                 -> mode, scale, protocol-time-ms, held
+    PYREDIS.CLOCK                 -> mode, scale, protocol-time-ms, held, oldest-held-arrival-ms
     PYREDIS.CLOCK SCALE <factor>  -> OK (same as CONFIG SET cluster-time-scale)
     PYREDIS.CLOCK FREEZE | RESUME -> OK / the number of held messages handed over
     PYREDIS.CLOCK ADVANCE <ms>    -> the number of cron ticks that ran
@@ -444,7 +444,8 @@ def _clock_command(node: Node, bus: ClusterBus, args: list[bytes]) -> Any:
     if action == "SHOW" and not cursor:
         clock = bus.clock
         return Map([(b"mode", clock.mode.value.encode()), (b"scale", repr(clock.scale).removesuffix(".0").encode()),
-                    (b"protocol-time-ms", bus.now()), (b"held", len(bus.held))])  # fmt: skip
+                    (b"protocol-time-ms", bus.now()), (b"held", len(bus.held)),
+                    (b"oldest-held-arrival-ms", int(bus.held[0].arrived_ms) if bus.held else None)])  # fmt: skip
     if action == "SCALE" and len(args) == 3:
         text = cursor.take(errors.CLOCK_SYNTAX).decode("utf-8", "replace")
         try:
