@@ -103,6 +103,8 @@ class Client:
         self.killed = False
         self.on_unblocked: Callable[[], None] = lambda: None
         self.on_close: Callable[[], None] = lambda: None
+        #: bytes written but not yet taken by the socket (client-output-buffer-limit checks)
+        self.output_buffered: Callable[[], int] = lambda: 0
 
     # -- replies -----------------------------------------------------------------------
 

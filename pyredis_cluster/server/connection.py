@@ -89,6 +89,7 @@ class ClientConnection(asyncio.Protocol):
         client.fd = sock_obj.fileno() if sock_obj is not None else -1
         client.on_unblocked = self._on_unblocked
         client.on_close = self.close
+        client.output_buffered = lambda: transport.get_write_buffer_size()  # type: ignore[attr-defined]
         self.parser.authenticated = client.authenticated
         self.client = client
         if node.config.tcp_keepalive and sock_obj is not None:

@@ -70,8 +70,25 @@ def encode_command(args: list[bytes]) -> bytes:
     return b"".join(parts)
 
 
+def replica_buffer_limits(config: Any) -> tuple[int, int, int]:
+    """client-output-buffer-limit's replica class: (hard bytes, soft bytes, soft seconds)."""
+    words = str(config.client_output_buffer_limit).split()
+    for i in range(0, len(words) - 3, 4):
+        if words[i].lower() in ("slave", "replica"):
+            return int(words[i + 1]), int(words[i + 2]), int(words[i + 3])
+    return 0, 0, 0
+
+
 class ReplicaLink:
-    """A replica connected to us (Redis's client with CLIENT_SLAVE)."""
+    """A replica connected to us (Redis's client with CLIENT_SLAVE).
+
+    Its output buffer is bounded by client-output-buffer-limit's replica class: a
+    replica that does not read (stopped, or too slow) is disconnected once the stream
+    bytes waiting for it reach the hard limit, or stay above the soft limit for longer
+    than its seconds (7.0's checkClientOutputBufferLimits); it then reconnects and
+    resyncs. The RDB of a full sync does not count (7.0 does not send it through the
+    output buffer): only stream bytes, which queue behind it, do.
+    """
 
     def __init__(self, client: Client, ip: str, port: int) -> None:
         self.client = client
@@ -80,6 +97,8 @@ class ReplicaLink:
         self.ack_offset = 0
         self.ack_time = time.time()
         self._pending: list[bytes] = []
+        self.stream_sent = 0  # stream bytes written since the sync began
+        self._soft_limit_since: float | None = None  # monotonic time the soft limit was first passed
 
     def send(self, data: bytes) -> None:
         """Queue stream bytes; they are written once per event-loop turn."""
@@ -97,6 +116,31 @@ class ReplicaLink:
             data, self._pending = b"".join(self._pending), []
             if not self.client.killed:
                 self.client.write_raw(data)
+                self.stream_sent += len(data)
+                if self.over_output_limit():
+                    self.disconnect_over_limit()
+
+    def over_output_limit(self) -> bool:
+        hard, soft, soft_seconds = replica_buffer_limits(self.client.node.config)
+        # The buffer is FIFO and the RDB went first: its tail, up to stream_sent, is stream.
+        queued = min(self.client.output_buffered(), self.stream_sent)
+        if hard and queued >= hard:
+            return True
+        if soft and queued >= soft:
+            now = time.monotonic()
+            if self._soft_limit_since is None:
+                self._soft_limit_since = now
+                return False
+            return now - self._soft_limit_since > soft_seconds
+        self._soft_limit_since = None
+        return False
+
+    def disconnect_over_limit(self) -> None:
+        client = self.client
+        log.warning("Client id=%d addr=%s laddr=%s flags=S scheduled to be closed ASAP for overcoming of "
+                    "output buffer limits.", client.id, client.addr, client.laddr)  # fmt: skip
+        client.on_close()
+        client.node.forget_client(client)
 
 
 class StreamParser:

@@ -6,12 +6,25 @@ replica, TTLs included) or come from the real server's replies.
 
 from __future__ import annotations
 
+import shutil
+import signal
+import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pyredis_cluster.testing.threaded import node_in_thread
-from tests.support import RawClient, real_redis_server, wait_until
+from tests.support import (
+    RawClient,
+    encode_command,
+    free_port,
+    real_redis_server,
+    require_redis_binaries,
+    wait_until,
+)
 
 #: A dataset of every type, with TTLs; each entry: the command that writes it.
 _DATASET: list[tuple[Any, ...]] = [
@@ -324,3 +337,48 @@ def test_expired_and_evicted_keys_are_deleted_on_a_real_replica() -> None:
         stream = bytes(primary.replication.backlog)
         assert b"*2\r\n$3\r\nDEL\r\n$5\r\nshort\r\n" in stream
         assert b"*2\r\n$6\r\nUNLINK\r\n$5\r\nkept0\r\n" in stream and b"MULTI" not in stream
+
+
+@contextmanager
+def _real_replica_process(primary: int) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """A redis-server replica whose process we hold (to SIGSTOP it); stopped by PID."""
+    port, workdir = free_port(), tempfile.mkdtemp(prefix="real-replica-")
+    process = subprocess.Popen([require_redis_binaries(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", workdir, "--replicaof", "127.0.0.1", str(primary)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_until(lambda: RawClient(port).raw("PING") == b"+PONG\r\n", what="redis-server to start")
+        yield process, port
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_a_replica_that_stops_reading_is_disconnected_at_the_output_buffer_limit_and_resyncs() -> None:
+    with node_in_thread() as primary:
+        with RawClient(primary.port) as client:
+            assert client.call("CONFIG", "SET", "client-output-buffer-limit", "replica 2mb 0 0") == "OK"
+        with _real_replica_process(primary.port) as (process, replica):
+            wait_until(lambda: _synced(primary.port, replica), what="redis-server to sync from us")
+            process.send_signal(signal.SIGSTOP)  # it reads nothing from now on
+            value = b"x" * 256 * 1024
+            with RawClient(primary.port, timeout=30) as client:
+                # Far more than the socket buffers of both ends take: the rest waits in
+                # our output buffer for the stopped replica, up to the 2 MB limit.
+                for i in range(100):
+                    client.send_raw(encode_command(("SET", f"big{i}", value)))
+                for _ in range(100):
+                    assert client.read_reply()[1] == b"+OK\r\n"
+                wait_until(lambda: client.call("INFO", "replication").decode().count("connected_slaves:0"),
+                           what="the replica to be disconnected")  # fmt: skip
+            process.send_signal(signal.SIGCONT)
+            # It reconnects; its offset fell out of the 1 MB backlog: a full resync.
+            wait_until(lambda: _synced(primary.port, replica), timeout=30, what="redis-server to resync")
+            assert _reads(replica, [("DBSIZE",), ("STRLEN", "big99")]) == [100, len(value)]
+            assert primary.replication is not None and primary.replication.sync_full == 2
