@@ -368,3 +368,7 @@ CLOCK_UNKNOWN_ACTION = "ERR unknown PYREDIS.CLOCK subcommand '{}': SCALE FREEZE 
 CLOCK_BAD_SCALE = "ERR invalid time scale: {}"
 CLOCK_BAD_ADVANCE = "ERR ADVANCE takes a number of milliseconds between 0 and {}"  # bus.MAX_ADVANCE_MS
 CLOCK_NOT_FROZEN = "ERR the cluster clock is running: PYREDIS.CLOCK FREEZE first"
+
+# -- a command that outlived its call (server/busy.py: MIGRATE's network part) -------------
+#: the same text dispatch.call answers for a bug of ours (never a traceback)
+INTERNAL_ERROR = "ERR internal error while executing the command (see the server log)"
