@@ -403,6 +403,14 @@ def test_mixed_cluster_real_and_our_replicas_sync_win_failovers_and_old_primarie
             wait(lambda p=primary, r=replica: in_sync(p, r), what=f"the {replica.kind} replica to sync", nodes=nodes)
             assert same_data(primary, replica, keys)
 
+        # CLUSTER SLOTS lists a replica once its replication offset is known (gossiped in
+        # every bus header): a real node and ours tell the same, replicas included.
+        def same_slots_with_replicas() -> bool:
+            ours_view, real_view = ours_2.call("CLUSTER", "SLOTS"), real_1.call("CLUSTER", "SLOTS")
+            return ours_view == real_view and sorted(len(entry) for entry in ours_view) == [3, 4, 4]
+
+        wait(same_slots_with_replicas, what="CLUSTER SLOTS with the replicas on both kinds", nodes=nodes)
+
         # A real replica wins when our primary dies; our replica wins when a real one dies.
         for primary, replica in [(ours_1, real_2), (real_1, ours_3)]:
             kill(primary)
