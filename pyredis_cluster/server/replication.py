@@ -19,7 +19,8 @@ counts every byte ever fed. Propagation is hooked into ``dispatch.call`` through
 
 Redis 7.0 rewrites commands whose effect depends on the time or on randomness, so a
 replica ends with the same data: relative expiries become absolute (``SET ... PXAT``,
-``PEXPIREAT``), a key deleted by expiry is sent as ``DEL``, INCRBYFLOAT as ``SET ...
+``PEXPIREAT``), a key deleted by expiry or eviction is sent as ``DEL`` (``UNLINK`` with
+lazyfree-lazy-expire / -eviction), INCRBYFLOAT as ``SET ...
 KEEPTTL``, SPOP as SREM, and blocking pops as their non-blocking forms. Those rewrites
 live in :data:`_REWRITES` here (they look at the command's arguments, reply and the
 resulting key state), so data-type handlers need no change; a handler with special
@@ -27,15 +28,22 @@ needs can still call ``c.propagate_as(...)``. Commands run inside a command (EXE
 scripts) are collected and sent after it, wrapped in MULTI/EXEC when there are several,
 which is 7.0's ``propagatePendingCommands``.
 
+A replica that stops reading is cut off by client-output-buffer-limit's replica class
+(:class:`ReplicaLink`). INFO stats counts ``sync_full``, ``sync_partial_ok`` and
+``sync_partial_err`` (a PSYNC naming a history we cannot continue, ``?`` excepted), and
+CLIENT LIST shows replica links with flag ``S``.
+
 *Replica side.* ``REPLICAOF host port`` (or the cluster core's ``ReplicationChanged``
 via :meth:`Replication.start`) runs an asyncio task: PING, ``REPLCONF listening-port``,
-``REPLCONF capa eof capa psync2``, ``PSYNC <cached replid> <offset+1>`` (``? -1`` the
-first time), then loads the RDB (length-prefixed or EOF-marker form) into a flushed
-keyspace, and applies the stream as the *master client* (``c.is_master``: no routing,
-no READONLY refusal, no replies). Every applied command's bytes also feed our own
-backlog, so our offset equals the primary's and, once promoted, our replicas can
-continue partially. ``REPLCONF ACK <offset>`` goes back every second. A lost link is
-retried with PSYNC, which continues from the backlog after a short disconnect.
+``REPLCONF capa eof capa psync2``, ``PSYNC <replid> <offset+1>`` (our own history, as
+7.0 does, which a former replica of ours now primary can continue), then loads the RDB
+(length-prefixed or EOF-marker form) into a flushed keyspace, and applies the stream
+as the *master client* (``c.is_master``: no routing, no READONLY refusal, no replies;
+in CLIENT LIST with flag ``M`` while the link is up, and CLIENT KILL TYPE master drops
+the link). Every applied command's bytes also feed our own backlog, so our offset
+equals the primary's and, once promoted, our replicas can continue partially.
+``REPLCONF ACK <offset>`` goes back every second. A lost link is retried with PSYNC,
+which continues from the backlog after a short disconnect.
 """
 
 from __future__ import annotations
