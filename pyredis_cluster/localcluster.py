@@ -45,14 +45,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .cluster.constants import CLUSTER_PORT_INCR
 from .layout import Layout
 from .protocol.encoder import ErrorReply
-from .protocol.reply_parser import NEED_DATA, ReplyParser
+from .resp_client import call_blocking
 
 PID_FILE = "cluster.json"
 NODE_CONFIG = "redis.conf"
@@ -70,28 +70,9 @@ class LocalClusterError(Exception):
     """A failure to report to the user (one clear message, exit status 1)."""
 
 
-# ----------------------------------------------------------------------------
-# A minimal blocking RESP client (the supervisor talks to its nodes)
-# ----------------------------------------------------------------------------
-def _encode(args: Sequence[str | int | bytes]) -> bytes:
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
 def call(host: str, port: int, *args: str | int, timeout: float = 5.0) -> Any:
     """Send one command on a fresh connection; return its value (ErrorReply for errors)."""
-    parser = ReplyParser()
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(_encode(args))
-        while (result := parser.next_reply()) is NEED_DATA:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ConnectionError(f"{host}:{port} closed the connection")
-            parser.feed(chunk)
-    value = result[0]  # type: ignore[index]
+    value = call_blocking(host, port, *args, timeout=timeout)
     return value.decode() if isinstance(value, bytes) else value
 
 

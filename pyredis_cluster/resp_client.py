@@ -1,4 +1,4 @@
-"""A minimal asyncio RESP client for the project's own tools (trace, clock, ...).
+"""A minimal RESP client for the project's own tools (trace, clock, local cluster...).
 
 The command-line tools that talk to a running cluster (``python -m pyredis_cluster
 trace``, ``clock``...) need little: send a command, read one reply (or a pushed
@@ -11,6 +11,7 @@ never raised: a tool usually wants to show them.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,20 @@ async def call_once(host: str, port: int, *args: str | bytes | int, timeout: flo
         return await conn.call(*args, timeout=timeout)
     finally:
         conn.close()
+
+
+def call_blocking(host: str, port: int, *args: str | bytes | int, timeout: float = 5.0) -> Any:
+    """One command on a fresh blocking socket, for code without an event loop (the
+    local-cluster supervisor)."""
+    parser = ReplyParser()
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(encode_command(args))
+        while (result := parser.next_reply()) is NEED_DATA:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"{host}:{port} closed the connection")
+            parser.feed(chunk)
+    return result[0]  # type: ignore[index]
 
 
 @dataclass
