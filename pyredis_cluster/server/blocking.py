@@ -78,6 +78,10 @@ class BlockingManager:
         blocked = c.blocked
         if blocked is None:
             return
+        busy = c.node.busy
+        if busy is not None:  # the node is in a MIGRATE: Redis answers timeouts after it
+            busy.defer(lambda: self.timeout(c))
+            return
         c.blocked_timer = None
         self.unblock(c)
         c.reply(blocked.timeout_reply)

@@ -22,6 +22,10 @@ is Redis's, because clients (and Redis's own tests) observe which error wins:
    turns a :class:`~.errors.CommandError` into an error reply, and never lets any
    other exception reach the client as a traceback.
 
+Before all of them, gate 0: while the node is busy with a MIGRATE (server/busy.py),
+every other client's command is held, untouched, and runs through this pipeline when
+the MIGRATE ends, as a Redis blocked in MIGRATE reads nothing meanwhile.
+
 After a command, clients blocked on keys it made ready are served (in the order they
 blocked), before the next command runs, as Redis does.
 """
@@ -72,6 +76,9 @@ def resolve(args: list[bytes]) -> CommandSpec | ErrorReply:
 
 def process_command(c: Client, args: list[bytes]) -> Any:
     """Run one request from client ``c``; return the reply (or a :class:`Blocked`)."""
+    busy = c.node.busy  # gate 0: a MIGRATE in flight has the node to itself (server/busy.py)
+    if busy is not None and not c.is_master:
+        return busy.hold(c, args)
     reply = _process_command(c, args)
     if c.asking and not c.in_multi and args[0].lower() != b"asking":
         c.asking = False  # ASKING is one-shot, except that it lasts until EXEC

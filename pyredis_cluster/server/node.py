@@ -31,6 +31,7 @@ from .pubsub import PubSub
 from .stats import Stats
 
 if TYPE_CHECKING:
+    from .busy import BusyGate
     from .cluster_node import ClusterSupport
 
 log = logging.getLogger("pyredis_cluster")
@@ -70,6 +71,8 @@ class Node:
         self.monitors: list[Client] = []
         #: CLIENT PAUSE state (commands/connection.py), consulted by the dispatch pipeline.
         self.client_pause: Any = None
+        #: The busy gate (server/busy.py) while a MIGRATE is in flight: others' commands wait.
+        self.busy: BusyGate | None = None
         #: DEBUG SET-ACTIVE-EXPIRE 0 turns the cron's active expiry off (tests rely on it).
         self.active_expire_enabled = True
         self.dirty = 0
@@ -137,6 +140,8 @@ class Node:
         self._cron_task = self._loop.create_task(self._cron())
 
     async def close(self) -> None:
+        if self.busy is not None:  # a MIGRATE in flight dies with the node, unanswered
+            await self.busy.close()
         if self._cron_task is not None:
             self._cron_task.cancel()
             try:
@@ -187,7 +192,7 @@ class Node:
         self.keyspace.now_ms = int(time.time() * 1000)
         self._sync_lfu_settings()
         self.keyspace.release_idle_scan_indexes()
-        if self.active_expire_enabled:
+        if self.active_expire_enabled and self.busy is None:  # Redis's cron waits out a MIGRATE
             self.keyspace.active_expire_cycle()
         self.stats.sample()
         timeout = self.config.timeout
