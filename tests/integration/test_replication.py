@@ -382,3 +382,32 @@ def test_a_replica_that_stops_reading_is_disconnected_at_the_output_buffer_limit
             wait_until(lambda: _synced(primary.port, replica), timeout=30, what="redis-server to resync")
             assert _reads(replica, [("DBSIZE",), ("STRLEN", "big99")]) == [100, len(value)]
             assert primary.replication is not None and primary.replication.sync_full == 2
+
+
+def test_the_soft_output_buffer_limit_disconnects_only_after_its_seconds() -> None:
+    with node_in_thread() as primary:
+        with RawClient(primary.port) as client:
+            assert client.call("CONFIG", "SET", "client-output-buffer-limit", "replica 0 1mb 1") == "OK"
+        with _real_replica_process(primary.port) as (process, replica):
+            wait_until(lambda: _synced(primary.port, replica), what="redis-server to sync from us")
+            process.send_signal(signal.SIGSTOP)
+            value = b"y" * 128 * 1024
+            with RawClient(primary.port, timeout=30) as client:
+                # Keep writing (the limit is checked as stream bytes are queued) until the
+                # replica is cut off: over the soft limit for more than one second.
+                started = time.monotonic()
+                over_since: float | None = None
+                i = 0
+                while "connected_slaves:0" not in client.call("INFO", "replication").decode():
+                    assert time.monotonic() - started < 20, "the replica was never disconnected"
+                    client.call("SET", f"key{i % 50}", value)
+                    i += 1
+                    assert primary.replication is not None
+                    (link,) = primary.replication.replicas
+                    if over_since is None and min(link.client.output_buffered(), link.stream_sent) >= 1024 * 1024:
+                        over_since = time.monotonic()
+                # Not at once (as the hard limit would): about the soft seconds later (the
+                # node crossed the limit a little before this client could see it).
+                assert over_since is not None and time.monotonic() - over_since >= 0.5
+            process.send_signal(signal.SIGCONT)
+            wait_until(lambda: _synced(primary.port, replica), timeout=30, what="redis-server to resync")
