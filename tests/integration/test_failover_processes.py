@@ -1,5 +1,6 @@
 """Failover on real node processes: manual failovers under load, a SIGKILLed primary,
-FORCE and TAKEOVER with an unreachable primary, replica migration.
+FORCE and TAKEOVER with an unreachable primary, real redis-server nodes as replicas
+and primaries in failovers, replica migration.
 
 Theory of operation
 -------------------
@@ -13,7 +14,9 @@ always by polling a condition until a generous deadline.
 
 The node timeout is short (1000 ms) so failure detection and elections take about a
 second; the bounds asserted are generous multiples of it, and the measured values are
-printed (``pytest -s``) for the README.
+printed (``pytest -s``) for the README. Elections respect 7.0's vote spacing: primaries
+do not vote about the same primary twice within 2 x node_timeout, so the repeated
+failovers alternate between two shards and wait out that window when needed.
 """
 
 from __future__ import annotations
