@@ -52,6 +52,8 @@ def perform_evictions(node: Any) -> bool:
         return True
     if node.keyspace.is_replica and node.config.replica_ignore_maxmemory:
         return True  # a replica leaves eviction to its primary (replica-ignore-maxmemory)
+    if node.keyspace.deletions_paused:
+        return True  # clients are paused: the dataset stays still (7.0's isSafeToPerformEvictions)
     excess = used_memory() - maxmemory
     if excess <= 0:
         return True

@@ -140,6 +140,9 @@ class Keyspace:
         self.track_slots = track_slots
         #: True on a replica: expired keys are hidden but only deleted by the primary's DEL.
         self.is_replica = False
+        #: True while clients are paused (CLIENT PAUSE, a manual failover): the dataset stays
+        #: still, expired keys are hidden but not deleted (7.0; the replication offset must not move).
+        self.deletions_paused = False
         #: True under an LFU maxmemory policy: lookups count frequency instead of time.
         self.lfu_enabled = False
         self.lfu_log_factor = 10
@@ -174,7 +177,7 @@ class Keyspace:
         the next cycle resumes where this one stopped since due keys stay first in the
         expiry index.
         """
-        if self.is_replica:
+        if self.is_replica or self.deletions_paused:
             return 0
         deadline = time.perf_counter() + time_budget_ms / 1000
         deleted = 0
@@ -280,7 +283,7 @@ class Database:
         when = self.expires.get(key)
         if when is None or when > self.keyspace.now_ms:
             return False
-        if self.keyspace.is_replica:
+        if self.keyspace.is_replica or self.keyspace.deletions_paused:
             return True
         self._delete_expired(key)
         return True
@@ -494,7 +497,7 @@ class Database:
         Stops at ``budget`` deletions or when ``time.perf_counter()`` passes
         ``deadline`` (checked every 32 keys, to keep the clock reads cheap).
         """
-        if self.keyspace.is_replica:
+        if self.keyspace.is_replica or self.keyspace.deletions_paused:
             return 0
         deleted = 0
         index = self._expiry_index
@@ -546,7 +549,7 @@ class Database:
             if key not in self.expires:
                 return key
             tries += 1
-            if self.keyspace.is_replica and tries >= 100:
+            if (self.keyspace.is_replica or self.keyspace.deletions_paused) and tries >= 100:
                 return key
             if not self._expired(key):
                 return key

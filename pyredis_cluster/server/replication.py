@@ -68,6 +68,8 @@ log = logging.getLogger("pyredis_cluster")
 _TRIM_SLACK = 64 * 1024
 #: Seconds between two connection attempts of a replica whose link is down.
 _RECONNECT_DELAY = 0.2
+#: Seconds between two looks at whether a pause that holds back a GETACK is over.
+_GETACK_RETRY_DELAY = 0.1
 
 
 def encode_command(args: list[bytes]) -> bytes:
@@ -218,6 +220,7 @@ class Replication:
         #: the outer command itself is not propagated, only its effects
         self._nested_queued = 0
         self._waiters: list[tuple[Client, int, int]] = []  # WAIT: (client, offset, replicas)
+        self._getack_retry: asyncio.TimerHandle | None = None  # a GETACK held back by a pause
         self._ping_task: asyncio.Task[None] | None = None
         self.sync_full = 0  # INFO stats sync_full / sync_partial_ok / sync_partial_err
         self.sync_partial_ok = 0
@@ -410,7 +413,23 @@ class Replication:
 
     def add_waiter(self, c: Client, offset: int, wanted: int) -> None:
         self._waiters.append((c, offset, wanted))
-        self.feed(encode_command([b"REPLCONF", b"GETACK", b"*"]))
+        self.request_acks()
+
+    def request_acks(self) -> None:
+        """REPLCONF GETACK * to the replicas, so that WAIT learns their offsets soon. Not
+        while clients are paused (7.0): it would move the offset a manual failover waits
+        for; it goes out once the pause is over (the replicas' ACK every second still
+        arrives meanwhile)."""
+        if self.node.client_pause is None:
+            self._getack_retry = None
+            self.feed(encode_command([b"REPLCONF", b"GETACK", b"*"]))
+        elif self._getack_retry is None:
+            self._getack_retry = asyncio.get_running_loop().call_later(_GETACK_RETRY_DELAY, self._retry_getack)
+
+    def _retry_getack(self) -> None:
+        self._getack_retry = None
+        if self._waiters:
+            self.request_acks()
 
     def check_waiters(self) -> None:
         blocking = self.node.blocking
@@ -487,10 +506,13 @@ class Replication:
         self.sync_in_progress = False
 
     async def close(self) -> None:
-        """The node stops: end the link and the PING task."""
+        """The node stops: end the link, the PING task and a held-back GETACK."""
         tasks = [task for task in (self._link_task, self._ping_task) if task is not None]
         self.stop_link()
         self._ping_task = None
+        if self._getack_retry is not None:
+            self._getack_retry.cancel()
+            self._getack_retry = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

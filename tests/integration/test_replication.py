@@ -411,3 +411,45 @@ def test_the_soft_output_buffer_limit_disconnects_only_after_its_seconds() -> No
                 assert over_since is not None and time.monotonic() - over_since >= 0.5
             process.send_signal(signal.SIGCONT)
             wait_until(lambda: _synced(primary.port, replica), timeout=30, what="redis-server to resync")
+
+
+def _server_ms(port: int) -> int:
+    with RawClient(port) as client:
+        seconds, micros = client.call("TIME")
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def _paused_dataset_story(primary: int, replica: int) -> list[object]:
+    """A key whose TTL passed, read during CLIENT PAUSE WRITE and after it."""
+    _follow(primary, replica)
+    with RawClient(primary) as client:
+        client.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")  # only lookups expire keys here
+        client.call("SET", "other", "v")
+        client.call("SET", "k", "v", "PX", "1")
+    due = _server_ms(primary) + 2
+    wait_until(lambda: _server_ms(primary) > due, what="the key's TTL to pass")
+    wait_until(lambda: _synced(primary, replica), what="the replica to catch up")
+    offset = _info(primary)["master_repl_offset"]
+    story: list[object] = []
+    with RawClient(primary) as client:
+        assert client.call("CLIENT", "PAUSE", "20000", "WRITE") == "OK"
+        story += [client.call("GET", "k"), client.call("EXISTS", "k"), client.call("DBSIZE")]
+        client.call("WAIT", "1", "20")  # may ask the replicas for an ACK: not while paused
+        story.append(_info(primary)["master_repl_offset"] == offset)  # nothing entered the stream
+        assert client.call("CLIENT", "UNPAUSE") == "OK"
+        story += [client.call("GET", "k"), client.call("DBSIZE")]
+    wait_until(lambda: _synced(primary, replica), what="the DEL to reach the replica")
+    story.append(_reads(replica, [("DBSIZE",)]))
+    return story
+
+
+def test_a_client_pause_keeps_the_dataset_and_the_replication_offset_still() -> None:
+    """7.0 neither expires nor evicts keys nor sends GETACK while clients are paused (a
+    manual failover's pause waits for the replica to reach an exact offset); expired
+    keys read as missing meanwhile, and are deleted (and propagated) afterwards."""
+    debug = ("--enable-debug-command", "yes")
+    with real_redis_server(*debug, "--repl-diskless-sync-delay", "0") as primary, real_redis_server() as replica:
+        expected = _paused_dataset_story(primary, replica)
+    assert expected == [None, 0, 2, True, None, 1, [1]]
+    with node_in_thread(enable_debug_command="yes") as primary, node_in_thread() as replica:
+        assert _paused_dataset_story(primary.port, replica.port) == expected

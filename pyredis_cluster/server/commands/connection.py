@@ -415,7 +415,10 @@ class ClientPause:
     strictest mode of the live purposes and the latest end among those of that mode.
     When a purpose ends (its time, or :meth:`end`) and the pause in force becomes less
     strict, the held commands run through the whole pipeline again, in order (some
-    may be held again); with no purpose left, ``node.client_pause`` is None.
+    may be held again); with no purpose left, ``node.client_pause`` is None. While any
+    pause lasts, keys are neither expired nor evicted (``keyspace.deletions_paused``), as
+    in 7.0: the dataset, and so the replication offset a manual failover waits for, stay
+    still.
     """
 
     def __init__(self, node: Any) -> None:
@@ -470,6 +473,7 @@ class ClientPause:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self.node.keyspace.deletions_paused = bool(self._purposes)  # no expiry nor eviction meanwhile
         if not self._purposes:
             self.until, self.all = 0.0, False
             self.node.client_pause = None
