@@ -126,7 +126,9 @@ class BusyGate:
                 node.stats.record_failed(self.spec, reply)
             owner.reply(reply)
             owner.on_unblocked()  # its pipelined commands: scheduled first (call_soon)
-        # call_soon, not a timer: FIFO behind the owner's pipeline (scheduled just above) and\n        # ahead of any input that arrives meanwhile, so nobody overtakes the held commands.\n        asyncio.get_running_loop().call_soon(self._release)
+        # call_soon, not a timer: FIFO behind the owner's pipeline (scheduled just above) and
+        # ahead of any input that arrives meanwhile, so nobody overtakes the held commands.
+        asyncio.get_running_loop().call_soon(self._release)
 
     def abort(self) -> None:
         """Release the gate without an end: the command never answers, nothing held runs
