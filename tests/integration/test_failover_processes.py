@@ -149,7 +149,8 @@ def shards(count: int, replicated: int, extra: Sequence[str] = ()) -> Iterator[t
 
 @dataclass
 class CounterLoad:
-    """A redis-py RedisCluster client INCRementing counters in a thread.
+    """A redis-py RedisCluster client INCRementing counters in a thread (and setting
+    keys with a 5 ms TTL next to them, so that keys expire during the failovers).
 
     ``acked[key]`` is every value an INCR returned, in order: an acknowledged write. A
     lost write shows as an INCR answering a value not above the previous one (the new
@@ -180,6 +181,9 @@ class CounterLoad:
                 for key in self.keys:
                     value = self.client.incr(key)
                     self.acked[key].append(int(value))
+                    # Keys that expire all the time, in the counter's slot: the primary
+                    # must not expire them while a manual failover holds it still.
+                    self.client.set(f"{{{key}}}:short-lived", "v", px=5)
                     node = self.client.get_node_from_key(key)
                     self.served_by[key] = node.port
         except BaseException as err:  # noqa: BLE001 - reported by the test
