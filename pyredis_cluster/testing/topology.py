@@ -22,14 +22,12 @@ while a primary is unreachable) is what a real cluster would show.
   slot's keys and stops there, the slot left migrating/importing (a client then gets
   ASK for the moved keys); :meth:`SlotMove.finish` completes it later.
 
-  One difference from redis-cli: keys are not moved with ``MIGRATE``. MIGRATE is
-  synchronous, as in Redis 7.0 (the source blocks on a socket to the target until it
-  answers), and every in-process node runs on the same event loop, so the target could
-  never answer. The harness does what MIGRATE does inside, one key at a time: ``DUMP``
-  and ``PTTL`` on the source, ``RESTORE-ASKING key ttl payload REPLACE`` on the target,
-  ``DEL`` on the source. The nodes see the same commands and end in the same states;
-  only MIGRATE's atomicity per batch is lost (a client writing the key between DUMP
-  and DEL would be overwritten, which a test controls anyway).
+  The keys move with ``MIGRATE ... REPLACE KEYS``, a batch at a time, as redis-cli
+  does (with ``REPLACE``, as ``--cluster-replace`` would: a key the test left on the
+  target is overwritten). Source and target share this loop: MIGRATE runs its
+  exchange on the loop while the source holds every other client's command
+  (server/busy.py), so a client writing a key meanwhile waits, then finds it moved,
+  exactly as with a Redis blocked in MIGRATE.
 
 Everything that *reads* goes straight to each node's cluster core, in the same
 loop, without the network (:func:`view`, the agreement checks). Waits poll with a
@@ -66,6 +64,8 @@ if TYPE_CHECKING:
 _AGREE_POLL_SECONDS = 0.005
 #: Keys per GETKEYSINSLOT batch, as redis-cli's default --cluster-pipeline.
 MIGRATE_BATCH = 10
+#: MIGRATE's timeout (ms) in move_slots: generous, a loaded test machine is slow.
+MIGRATE_TIMEOUT_MS = 10000
 FAILOVER_MODES = ("auto", "manual", "force", "takeover")
 
 
@@ -506,9 +506,8 @@ class SlotMove:
 
 async def _migrate_keys(move: SlotMove, slot: int, limit: int | None) -> None:
     """Move up to ``limit`` keys (None: all) of ``slot`` from its source to the target,
-    as MIGRATE does inside (module docstring: why not MIGRATE itself)."""
+    with ``MIGRATE ... KEYS``, :data:`MIGRATE_BATCH` keys at a time (as redis-cli)."""
     source = Resp(move.sources[slot].port)
-    target = Resp(move.target.port)
     try:
         left = limit
         while left is None or left > 0:
@@ -516,19 +515,14 @@ async def _migrate_keys(move: SlotMove, slot: int, limit: int | None) -> None:
             keys = await source.call("CLUSTER", "GETKEYSINSLOT", slot, batch)
             if not keys:
                 return
-            for key in keys:
-                payload = await source.call("DUMP", key)
-                if payload is None:  # expired meanwhile
-                    continue
-                ttl = await source.call("PTTL", key)
-                await target.call("RESTORE-ASKING", key, max(ttl, 0), payload, "REPLACE")
-                await source.call("DEL", key)
-                move.moved_keys.append(key)
+            reply = await source.call("MIGRATE", HOST, move.target.port, "", 0, MIGRATE_TIMEOUT_MS,
+                                      "REPLACE", "KEYS", *keys)  # fmt: skip
+            if reply != "NOKEY":  # NOKEY: every one expired since GETKEYSINSLOT
+                move.moved_keys.extend(keys)
             if left is not None:
                 left -= len(keys)
     finally:
         await source.close()
-        await target.close()
 
 
 async def _assign(move: SlotMove) -> None:
