@@ -27,6 +27,12 @@ or off on every node (``PYREDIS.TRACE ON CHANNEL`` / ``PYREDIS.TRACE OFF CHANNEL
 
 A refused command raises :class:`ActionError` with the node's own error text, which
 the page shows; the steps done before it stay in the result.
+
+MIGRATE is synchronous, as in Redis: the source node waits for the target's replies
+and serves nobody meanwhile. Nodes of the in-process harness share one event loop,
+so there a source waits for a target that cannot run: moving a slot that holds keys
+needs nodes in separate processes (``cluster start``); moving an empty slot works
+everywhere.
 """
 
 from __future__ import annotations

@@ -66,16 +66,19 @@ class ClusterLinks:
     """Clients to every known node, their latest observations, trace subscriptions."""
 
     def __init__(self, startup_nodes: Iterable[tuple[str, int]], *, interval: float = 0.25, timeout: float = 1.0,
-                 on_trace: Callable[[str, bytes], None] | None = None) -> None:  # fmt: skip
+                 command_timeout: float = 15.0, on_trace: Callable[[str, bytes], None] | None = None) -> None:  # fmt: skip
         self.interval = interval
         self.timeout = timeout
+        self.command_timeout = command_timeout  # a button's command (MIGRATE may take seconds)
         self.on_trace = on_trace
         self._startup = [address_of(host, port) for host, port in startup_nodes]
-        self._clients: dict[str, aioredis.Redis] = {}
+        self._clients: dict[str, aioredis.Redis] = {}  # polling: short timeouts
+        self._command_clients: dict[str, aioredis.Redis] = {}  # the buttons' commands
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._latest: dict[str, Observation] = {}
         #: Set whenever an observation arrives, so the snapshot builder wakes up at once.
         self.changed = asyncio.Event()
+        self._closing = False
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -84,29 +87,37 @@ class ClusterLinks:
             self._track(address)
 
     async def close(self) -> None:
+        self._closing = True
         tasks = [task for group in self._tasks.values() for task in group]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for client in self._clients.values():
+        if tasks:
+            # Bounded: a cancellation that lands inside redis-py's connection handling can be
+            # absorbed there; the loops below then end on ``_closing`` at their next turn.
+            await asyncio.wait(tasks, timeout=self.timeout + self.interval + 1.0)
+        for client in [*self._clients.values(), *self._command_clients.values()]:
             with contextlib.suppress(RedisError, OSError):
                 await client.aclose()
         self._tasks.clear()
         self._clients.clear()
+        self._command_clients.clear()
 
     def client(self, address: str) -> aioredis.Redis:
-        """The (lazily connecting) client of ``address``; never retries behind our back."""
-        client = self._clients.get(address)
+        """The polling client of ``address`` (lazily connecting; never retries behind our back)."""
+        return self._client(self._clients, address, self.timeout)
+
+    def _client(self, clients: dict[str, aioredis.Redis], address: str, timeout: float) -> aioredis.Redis:
+        client = clients.get(address)
         if client is None:
             host, port = split_address(address)
-            client = aioredis.Redis(host=host, port=port, socket_timeout=self.timeout,
-                                    socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0))  # fmt: skip
-            self._clients[address] = client
+            client = aioredis.Redis(host=host, port=port, socket_timeout=timeout, socket_connect_timeout=self.timeout,
+                                    retry=Retry(NoBackoff(), 0))  # fmt: skip
+            clients[address] = client
         return client
 
     async def command(self, address: str, *args: str | int | bytes) -> Any:
         """Send one command to one node (ResponseError, ConnectionError, TimeoutError pass through)."""
-        return await self.client(address).execute_command(*args)
+        return await self._client(self._command_clients, address, self.command_timeout).execute_command(*args)
 
     # -- polling ------------------------------------------------------------------------
 
@@ -123,9 +134,10 @@ class ClusterLinks:
         for task in self._tasks.pop(address, []):
             task.cancel()
         self._latest.pop(address, None)
-        client = self._clients.pop(address, None)
-        if client is not None:
-            asyncio.get_running_loop().create_task(client.aclose())
+        for clients in (self._clients, self._command_clients):
+            client = clients.pop(address, None)
+            if client is not None:
+                asyncio.get_running_loop().create_task(client.aclose())
 
     async def observe(self, address: str) -> Observation:
         """One pipelined poll of one node, bounded by ``timeout``."""
@@ -147,7 +159,7 @@ class ClusterLinks:
         )
 
     async def _poll_forever(self, address: str) -> None:
-        while True:
+        while not self._closing:
             observation = await self.observe(address)
             self._latest[address] = observation
             self._discover()
@@ -170,7 +182,7 @@ class ClusterLinks:
         if self.on_trace is None:
             return
         host, port = split_address(address)
-        while True:
+        while not self._closing:
             # A client of its own: a subscribed connection cannot run the poll's commands.
             client = aioredis.Redis(host=host, port=port, socket_connect_timeout=self.timeout,
                                     retry=Retry(NoBackoff(), 0))  # fmt: skip
