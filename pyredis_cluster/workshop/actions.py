@@ -21,17 +21,13 @@ workshop can read them next to the trace:
    turn itself into the target's replica (Redis 7.0: an emptied primary follows the
    node that took its last slot); it then refuses SETSLOT, which is fine.
 
-redis-cli moves keys with ``MIGRATE``, which is synchronous: the source node stops
-serving everyone while it talks to the target. The scenario's nodes share one event
-loop, so a blocking MIGRATE from one to another could never be answered. The keys are
-moved instead with the same payload MIGRATE sends (``DUMP``'s serialization, replayed
-with ``RESTORE-ASKING``). The harness's ``cluster.move_slots`` does that too, but a
-client writing a key between its DUMP and its DEL would lose that write; the workshop
-moves slots under a running client, so each key is guarded: ``WATCH key``, ``DUMP``,
-``RESTORE-ASKING ... REPLACE`` on the target, then ``MULTI / DEL key / EXEC`` on the
-source. If a client wrote the key in between, ``EXEC`` refuses (the WATCH fired) and
-the key is copied again. Until the DEL the key is served by the source; after it, the
-source answers ``ASK`` and the target has it: a reader never finds it missing.
+Keys move as redis-cli moves them, ``MIGRATE <target> "" 0 <timeout> KEYS <key>...``
+on the source for each batch: the source sends each key's DUMP payload to the target
+as ``RESTORE-ASKING``, then deletes the keys the target acknowledged. In Redis the
+source serves nobody meanwhile, so a client writing one of those keys waits and then
+gets ``ASK`` to the target: no write is lost. Our nodes do the same without stopping
+the event loop they share (the source holds its other clients' commands until the
+MIGRATE ends: ``server/busy.py``), so the scenario runs the real command.
 
 Adding a node (``CLUSTER MEET``) and removing one (``CLUSTER FORGET`` on every other
 node) are the harness's ``cluster.add_node()`` and ``cluster.remove_node(node)``.
@@ -48,11 +44,14 @@ from typing import Any
 
 from ..cluster.state import ERR_SETSLOT_REPLICA
 from ..server.node import Node
+from ..testing.faults import HOST
 from .connection import Connection, is_error, text
 from .stage import core, node_id
 
-#: GETKEYSINSLOT batch size (redis-cli's --cluster-pipeline default is 10; any works).
+#: GETKEYSINSLOT batch size, one MIGRATE each (redis-cli's --cluster-pipeline default is 10).
 KEYS_PER_BATCH = 100
+#: MIGRATE's timeout in ms (redis-cli's --cluster-timeout default is 60000).
+MIGRATE_TIMEOUT_MS = 10000
 
 
 class ActionFailed(Exception):
@@ -68,26 +67,14 @@ def expect_ok(reply: Any, command: str) -> None:
 class MoveReport:
     slots: int = 0
     keys: int = 0
-    retries: int = 0  # keys copied again because a client wrote them during the copy
 
 
-async def move_key(source: Connection, target: Connection, key: bytes, report: MoveReport) -> None:
-    """Copy ``key`` to the target, then delete it on the source unless it was written meanwhile."""
-    while True:
-        await source.call("WATCH", key)
-        payload = await source.call("DUMP", key)
-        if payload is None:  # gone meanwhile (deleted, or expired)
-            await source.call("UNWATCH")
-            return
-        ttl = await source.call("PTTL", key)
-        reply = await target.call("RESTORE-ASKING", key, max(int(ttl), 0), payload, "REPLACE")
-        expect_ok(reply, f"RESTORE-ASKING {key!r}")
-        await source.call("MULTI")
-        await source.call("DEL", key)
-        if await source.call("EXEC") is not None:
-            report.keys += 1
-            return
-        report.retries += 1  # the key changed after DUMP: copy the newer value
+async def move_keys(source: Connection, target: Node, keys: list[bytes], report: MoveReport) -> None:
+    """One MIGRATE of ``keys`` to ``target`` (NOKEY: they all expired or went meanwhile)."""
+    reply = await source.call("MIGRATE", HOST, target.port, "", 0, MIGRATE_TIMEOUT_MS, "KEYS", *keys)
+    if text(reply) != "NOKEY":
+        expect_ok(reply, f"MIGRATE of {len(keys)} keys")
+        report.keys += len(keys)
 
 
 async def move_slots(source: Node, target: Node, slots: Iterable[int], others: Iterable[Node] = ()) -> MoveReport:
@@ -100,8 +87,7 @@ async def move_slots(source: Node, target: Node, slots: Iterable[int], others: I
             expect_ok(await dst.call("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id), "SETSLOT IMPORTING")
             expect_ok(await src.call("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id), "SETSLOT MIGRATING")
             while keys := await src.call("CLUSTER", "GETKEYSINSLOT", slot, KEYS_PER_BATCH):
-                for key in keys:
-                    await move_key(src, dst, key, report)
+                await move_keys(src, target, keys, report)
             expect_ok(await dst.call("CLUSTER", "SETSLOT", slot, "NODE", target_id), "SETSLOT NODE (target)")
             reply = await src.call("CLUSTER", "SETSLOT", slot, "NODE", target_id)
             if not (reply == ERR_SETSLOT_REPLICA and core(source).myself.is_replica):

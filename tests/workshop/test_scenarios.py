@@ -11,6 +11,7 @@ import io
 
 import pytest
 
+from pyredis_cluster.server.node import Node
 from pyredis_cluster.workshop import SCENARIOS, actions, run_scenario
 from pyredis_cluster.workshop.connection import Connection
 from pyredis_cluster.workshop.stage import ScenarioResult
@@ -72,12 +73,12 @@ async def test_a_failover_that_cannot_happen_fails_the_election_checks() -> None
 
 
 async def test_a_reshard_that_drops_keys_fails_the_no_lost_write_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Sabotage: the key mover deletes each key on the source without copying it to the target.
-    async def drop_key(source: Connection, target: Connection, key: bytes, report: actions.MoveReport) -> None:
-        await source.call("DEL", key)
-        report.keys += 1
+    # Sabotage: the key mover deletes the keys on the source without copying them to the target.
+    async def drop_keys(source: Connection, target: Node, keys: list[bytes], report: actions.MoveReport) -> None:
+        await source.call("DEL", *keys)
+        report.keys += len(keys)
 
-    monkeypatch.setattr(actions, "move_key", drop_key)
+    monkeypatch.setattr(actions, "move_keys", drop_keys)
     result, output = await play("reshard")
     assert not result.passed
     failed = [check.what for check in result.checks if not check.passed]
