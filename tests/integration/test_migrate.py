@@ -276,3 +276,43 @@ def test_idle_sockets_are_closed_after_the_ttl() -> None:
         first.last_use -= SOCKET_CACHE_TTL
         cache.close_idle()
         assert cache.sockets == {} and first.sock.fileno() == -1
+
+
+def test_target_replies_are_read_as_lines(nodes: dict[str, Node]) -> None:
+    """Redis reads one line per command sent (syncReadLine): a line starting with '-' is an
+    error, any other a success, even a bulk reply's header. A target answering each
+    command with the bulk string "-bad" therefore acknowledges SELECT with "$4", fails
+    the first RESTORE with "-bad" and acknowledges the second with "$4"; both agree."""
+    import contextlib
+    import threading
+
+    from pyredis_cluster.protocol.parser import RequestParser
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            parser = RequestParser()
+            with contextlib.suppress(OSError):
+                while data := conn.recv(65536):
+                    parser.feed(data)
+                    conn.sendall(b"$4\r\n-bad\r\n" * len(list(parser.commands())))
+
+    def serve(listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # the listener was closed: the test is over
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()  # sources cache their socket
+
+    with socket.create_server((HOST, 0)) as listener:
+        threading.Thread(target=serve, args=(listener,), daemon=True).start()
+        port = listener.getsockname()[1]
+        results = []
+        for source_name in ("real_a", "ours_a"):
+            with nodes[source_name].client() as src:
+                src.call("flushall")
+                src.call("mset", "k1", "1", "k2", "2")
+                results.append([src.raw("migrate", HOST, port, "", 0, 1000, "keys", "k1", "k2"),
+                                src.raw("exists", "k1", "k2")])  # fmt: skip
+    assert results[1] == results[0], results
+    assert results[0][0].startswith(b"-ERR Target instance replied with error: bad")  # the case is the one meant

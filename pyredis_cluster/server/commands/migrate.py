@@ -75,7 +75,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ...protocol.encoder import OK, ErrorReply, Status
-from ...protocol.reply_parser import NEED_DATA, ReplyParser
 from .. import errors, rdb
 from ..args import parse_int
 from ..busy import BusyGate
@@ -542,7 +541,10 @@ async def _exchange(io: _Transport, cached: _CachedSocket, request: _Request,
                     batch: _Batch) -> tuple[int, list[bytes | None], _IOFailure | None]:  # fmt: skip
     """Send the pipeline, read one reply per command (None: success, else the error's
     text without '-'). Returns how many replies answer AUTH/SELECT, the replies read,
-    and the failure that cut the exchange short, if any."""
+    and the failure that cut the exchange short, if any.
+
+    A reply is one line, as Redis's syncReadLine reads it: a line starting with '-' is
+    an error, any other line a success (the target is expected to answer +OK)."""
     commands: list[bytes] = []
     if request.password is not None:
         user = [request.username] if request.username is not None else []
@@ -560,15 +562,16 @@ async def _exchange(io: _Transport, cached: _CachedSocket, request: _Request,
             await io.send(sock, buffer[pos : pos + WRITE_CHUNK], timeout)
     except _IOFailure as failure:
         return header, replies, failure
-    parser = ReplyParser()
+    pending = bytearray()  # what was received past the last complete line
     try:
         while len(replies) < len(commands):
-            item = parser.next_reply()
-            if item is NEED_DATA:
-                parser.feed(await io.recv(sock, timeout))
+            end = pending.find(b"\n")
+            if end < 0:
+                pending += await io.recv(sock, timeout)
                 continue
-            _, raw = item  # type: ignore[misc]
-            replies.append(raw[1:-2] if raw[:1] == b"-" else None)
+            line = bytes(pending[:end]).removesuffix(b"\r")
+            del pending[: end + 1]
+            replies.append(line[1:] if line[:1] == b"-" else None)
     except _IOFailure as failure:
         failure.direction = "reading"
         return header, replies, failure
