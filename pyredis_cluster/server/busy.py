@@ -34,14 +34,18 @@ delete the acknowledged keys) run inside a replication frame, as if still inside
 command; then the owner gets its reply and its pipelined commands run (the rest of
 its query buffer, as Redis's processInputBuffer goes on with it); then the deferred
 timers; then the held commands through the whole pipeline again, in arrival order. A
-held command that makes the node busy again (a second MIGRATE) holds the ones after
-it, in the same order.
+command that makes the node busy again meanwhile (a second MIGRATE, pipelined by the
+owner or held) holds the ones after it, in the same order. Commands released by
+other means while busy (the end of a CLIENT PAUSE) go through the gate too.
 
-The owner may leave meanwhile (disconnect, CLIENT KILL from a held client cannot
-happen, the harness may close its connection): the command still finishes, its
-effects still happen, the reply is dropped, and the gate is released. A node that
-closes cancels the command (:meth:`BusyGate.abort`): the process "died" mid-command;
-the held clients are being disconnected anyway.
+The owner may leave meanwhile (it disconnects, or the harness closes its connection;
+a CLIENT KILL sent by another client is itself held, so it lands after the reply):
+the command still finishes, its effects still happen, the reply is dropped, and the
+gate is released. A node that closes cancels the command (:meth:`BusyGate.close`):
+the process "died" mid-command; the held clients are being disconnected anyway.
+
+Cost when idle: one attribute test per command (``c.node.busy``, about 18 ns, ~1% of
+a GET's trip through the pipeline).
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ Steps, in Redis's order (clients see the first error that applies):
    answers ``IOERR error or timeout connecting to the client``;
 4. one pipelined buffer: ``AUTH`` if asked, ``SELECT db`` when the socket's db differs,
    then the RESTOREs; it is written in 64 KB chunks;
-5. one reply per command is read; an error reply from AUTH or SELECT fails every key.
+5. one reply line per command is read (as Redis's syncReadLine: a line starting with
+   '-' is an error, any other a success); an error from AUTH or SELECT fails every key.
    The first error becomes ``ERR Target instance replied with error: <error>`` (and the
    socket's db is forgotten); every acknowledged key is deleted locally unless COPY;
 6. a socket error closes the cached socket. If it was not a timeout and no RESTORE was
