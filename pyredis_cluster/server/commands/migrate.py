@@ -521,7 +521,7 @@ async def _transfer(io: _Transport, cache: MigrateSocketCache, request: _Request
         acknowledged: list[bytes] = []
         first_error: bytes | None = None
         for key, reply in zip(batch.keys, restore_replies):
-            error = header_error or reply
+            error = header_error if header_error is not None else reply  # b"" is an error too ('-' alone)
             if error is None:
                 acknowledged.append(key)
             elif first_error is None:
