@@ -24,10 +24,13 @@ from the server, all here:
   offset is 0 and the age unknown (the data-age rule is then skipped).
 * **The failover write pause.** ``PauseWrites`` pauses write commands exactly as
   CLIENT PAUSE WRITE does (commands wait, blocked, until the pause ends), then reports
-  the offset at which writes stopped (``writes_paused``); ``ResumeWrites`` ends it.
+  the offset at which writes stopped (``writes_paused``); ``ResumeWrites`` ends it. It
+  is a pause of its own purpose (``PausePurpose.FAILOVER``): CLIENT UNPAUSE does not
+  end it, and while it lasts no key expires or is evicted, so the offset stays exact.
 * **Role changes.** ``ReplicationChanged``: replicate from the new primary, or (after a
   promotion) stop replicating and keep the data; through ``Node.start_replication`` /
-  ``Node.stop_replication`` when the node has them.
+  ``Node.stop_replication`` when the node has them. A replica whose replication is off
+  (restarted from nodes.conf) starts it from the cron, as 7.0's clusterCron does.
 
 **Time.** The core runs on ``self.clock`` (pyredis_cluster/clock.py: wall time, scaled by
 ``cluster-time-scale``, or frozen in step mode); the server lives on wall time. The two
