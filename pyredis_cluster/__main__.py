@@ -101,7 +101,7 @@ TOOLS: dict[str, tuple[str, str]] = {
     "cluster": (".localcluster", "main"),  # cluster start|stop|status: a local cluster
     "clock": (".clocktool", "main"),  # clock --port 7000 scale|freeze|step|advance|resume: slow motion
     "trace": (".tracecli", "main"),  # trace --port 7000: the bus messages and events, as a story
-    "view": (".web.server", "main"),  # view --port 7000: the live view in the browser
+    "view": (".web.cli", "main"),  # view --port 7000: the live view in the browser
     "workshop": (".workshop.runner", "main"),  # workshop list|run <name>: scenarios that teach
 }
 

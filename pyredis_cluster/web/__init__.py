@@ -4,7 +4,8 @@
 ``async with serve_view([("127.0.0.1", 7000)]) as url: ...``. Reading order:
 ``model.py`` (what the page shows, and the timeline derived from state changes, pure),
 ``poller.py`` (the connections to the nodes), ``actions.py`` (the buttons),
-``server.py`` (HTTP and server-sent events), ``static/`` (the page, vanilla JS).
+``server.py`` (HTTP and server-sent events), ``static/`` (the page, vanilla JS),
+``cli.py`` (the command).
 Needs the ``view`` extra (aiohttp, redis-py).
 """
 

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m pyredis_cluster view --port 7000 [--host 127.0.0.1] [--http-port 8080]
+    python -m pyredis_cluster view --port 7000 [--host 127.0.0.1] [--http-port 8080]   (cli.py)
 
     async with serve_view([("127.0.0.1", 7000)]) as url:   # from Python (port 0 by default)
         print("open", url)
@@ -38,7 +38,6 @@ to loopback unless told otherwise.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -63,7 +62,7 @@ from .model import (
     diff_snapshots,
     trace_entry,
 )
-from .poller import ClusterLinks, address_of
+from .poller import ClusterLinks
 
 STATIC_DIR = Path(str(resources.files(__package__) / "static"))
 #: Timeline entries kept for pages that connect later.
@@ -243,38 +242,3 @@ async def serve_view(startup_nodes: Iterable[tuple[str, int]], http_port: int = 
     finally:
         await view.close()  # ends the event streams first, so the runner need not wait for them
         await runner.cleanup()
-
-
-# ----------------------------------------------------------------------------
-# Command line
-# ----------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pyredis_cluster view",
-                                     description="Serve a live view of a running cluster in the browser.")  # fmt: skip
-    parser.add_argument("--host", default="127.0.0.1", help="a node's address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7000, help="a node's client port (default 7000)")
-    parser.add_argument("--http-host", default="127.0.0.1", help="where the page is served (default 127.0.0.1)")
-    parser.add_argument("--http-port", type=int, default=8080, help="the page's port (default 8080; 0: any free)")
-    parser.add_argument("--interval", type=float, default=0.25, help="seconds between polls of a node")
-    parser.add_argument("--chatter", action="store_true", help="show PING/PONG trace records in the timeline")
-    return parser
-
-
-async def _serve_forever(args: argparse.Namespace) -> None:
-    async with serve_view([(args.host, args.port)], args.http_port, http_host=args.http_host,
-                          interval=args.interval, chatter=args.chatter) as url:  # fmt: skip
-        print(f"Live view of the cluster at {address_of(args.host, args.port)}: open {url}  (Ctrl-C stops)",
-              flush=True)  # fmt: skip
-        await asyncio.Event().wait()
-
-
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        asyncio.run(_serve_forever(args))
-    except KeyboardInterrupt:
-        return 0
-    except OSError as err:  # e.g. the HTTP port is busy
-        print(f"Could not serve the live view: {err}")
-        return 1
-    return 0

@@ -269,3 +269,27 @@ def test_entry_json() -> None:
     data = json.loads(json.dumps(entry.to_json()))
     assert data == {"t": entry.t, "source": "trace", "kind": "trace_event", "text": "[7000] x", "node": "7000",
                     "fields": {"name": "fail", "node": B}}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- what the streams carry
+def test_live_view_streams_changed_snapshots_and_their_entries() -> None:
+    from pyredis_cluster.web.server import LiveView, sse_message
+
+    view = LiveView([("127.0.0.1", 1)])  # never started: fed snapshots by hand
+    stream = view.subscribe()
+    assert stream.get_nowait() == ("snapshot", EMPTY_SNAPSHOT.to_json())
+    first = build_snapshot(healthy())
+    assert view.update(first, NOW) == []  # the starting picture is not news
+    assert stream.get_nowait() == ("snapshot", first.to_json()) and stream.empty()
+    assert view.update(build_snapshot(healthy()), NOW) == [] and stream.empty()  # nothing changed: nothing sent
+
+    promoted = {**healthy_lines(), C: line(C, "master", epoch=5, slots="0-8191"), A: line(A, "master,fail")}
+    second = build_snapshot([observe(node_id, promoted, current_epoch=5) for node_id in (B, C)])
+    entries = view.update(second, NOW)
+    sent = [stream.get_nowait() for _ in range(stream.qsize())]
+    assert sent[0] == ("snapshot", second.to_json())
+    assert sent[1:] == [("timeline", entry.to_json()) for entry in entries] and entries
+
+    late = view.subscribe()  # a page connecting later gets the picture and the history
+    assert [late.get_nowait() for _ in range(late.qsize())] == sent
+    assert sse_message("timeline", {"text": "a → b"}) == b'event: timeline\ndata: {"text":"a \\u2192 b"}\n\n'
