@@ -219,6 +219,9 @@ class Snapshot:
     nodes: tuple[NodeRow, ...]
     owners: tuple[str | None, ...]  # SLOT_COUNT entries: owner id or None
     current_epoch: int  # the highest any reachable node reports
+    #: ``(address, error)`` of every dialled address that did not answer with a cluster
+    #: view (down, paused, a wrong port, a node without cluster mode...), for the page.
+    problems: tuple[tuple[str, str], ...] = ()
 
     def node(self, node_id: str) -> NodeRow | None:
         return next((row for row in self.nodes if row.id == node_id), None)
@@ -235,6 +238,7 @@ class Snapshot:
             "migrating": [[slot, row.id, target] for row in self.nodes for slot, target in sorted(row.migrating.items())],
             "importing": [[slot, row.id, source] for row in self.nodes for slot, source in sorted(row.importing.items())],
             "current_epoch": self.current_epoch,
+            "problems": [list(problem) for problem in self.problems],
         }
 
 
@@ -316,7 +320,10 @@ def build_snapshot(observations: Iterable[Observation]) -> Snapshot:
     claims += [(line, False) for lines in hearsay.values() for line, _ in lines]
     epochs = [row.current_epoch for row in rows if row.current_epoch is not None]
     rows.sort(key=lambda row: (_port_sort_key(row.address), row.id))
-    return Snapshot(nodes=tuple(rows), owners=resolve_owners(claims), current_epoch=max(epochs, default=0))
+    problems = tuple(sorted((obs.address, obs.error or "no cluster view in the answer")
+                            for obs in observations if obs not in answered))  # fmt: skip
+    return Snapshot(nodes=tuple(rows), owners=resolve_owners(claims), current_epoch=max(epochs, default=0),
+                    problems=problems)  # fmt: skip
 
 
 def _int(value: Any) -> int | None:

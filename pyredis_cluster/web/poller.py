@@ -148,7 +148,9 @@ class ClusterLinks:
                 pipe.execute_command("CLUSTER", "INFO")
                 pipe.execute_command("INFO", "replication")
                 nodes, info, replication = await pipe.execute(raise_on_error=True)
-        except (RedisError, OSError, TimeoutError) as err:
+        except TimeoutError:  # asyncio's (paused, or too busy): its message is empty
+            return Observation(address=address, reachable=False, error=f"no answer within {self.timeout:g} s")
+        except (RedisError, OSError) as err:
             return Observation(address=address, reachable=False, error=str(err) or type(err).__name__)
         return Observation(
             address=address,

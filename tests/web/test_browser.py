@@ -192,6 +192,7 @@ async def test_process_cluster_move_a_slot_with_keys_then_kill_its_owner(
             await page.click(f'tr[data-node-id="{target["id"]}"] button[data-action="kill"]')
             await page.wait_for_selector('#action-result.ok:has-text("kill")')
             await page.wait_for_selector(f'tr.unreachable[data-node-id="{target["id"]}"]')
+            await page.wait_for_selector(f'#problems:has-text("{target["address"]}")')  # why it is grey
             await page.wait_for_selector('#timeline li[data-kind="fail"]')
             await page.wait_for_selector('#timeline li[data-kind="promoted"]')
             replica = next(row for row in snapshot["nodes"] if row["primary_id"] == target["id"])

@@ -107,7 +107,9 @@ def test_pfail_and_fail_are_the_observers_opinions() -> None:
         observe(B, seen_failing),
         observe(C, {**healthy_lines(), A: line(A, "master,fail", epoch=1, link="disconnected", slots="0-8191")}),
     ]
-    row = build_snapshot(observations).node(A)
+    snapshot = build_snapshot(observations)
+    assert snapshot.problems == ((ADDR[A], "Timeout"),)  # the page lists what did not answer
+    row = snapshot.node(A)
     assert row is not None
     assert row.reachable is False and row.pfail_by == (B,) and row.fail_by == (C,)
     assert "fail?" in row.flags and "fail" in row.flags
@@ -147,7 +149,7 @@ def test_snapshot_json_is_what_the_page_reads() -> None:
     data = json.loads(json.dumps(snapshot.to_json()))  # survives the trip through JSON
     assert data["slots"] == [[0, 8191, A], [8192, 16383, B]]
     assert data["migrating"] == [[42, A, B]] and data["importing"] == [[42, B, A]]
-    assert data["current_epoch"] == 3
+    assert data["current_epoch"] == 3 and data["problems"] == []
     row = data["nodes"][0]
     assert row["id"] == A and row["role"] == "primary" and row["slot_count"] == 8192
     assert row["migrating"] == {"42": B} and row["repl_offset"] == 7 and row["reachable"] is True

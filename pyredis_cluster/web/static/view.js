@@ -66,6 +66,10 @@ function renderNodes(snapshot) {
   select.replaceChildren(...snapshot.nodes.filter((row) => row.role === "primary" && row.reachable !== false)
     .map((row) => element("option", { value: row.id, text: row.address })));
   if (chosen) select.value = chosen;
+  // Addresses that gave no cluster view: a dead or paused node, or a wrong --port.
+  const problems = $("#problems");
+  problems.hidden = snapshot.problems.length === 0;
+  problems.textContent = snapshot.problems.map(([address, error]) => `${address}: ${error}`).join("\n");
 }
 
 function nodeRow(row) {
