@@ -418,6 +418,18 @@ def test_mixed_cluster_real_and_our_replicas_sync_win_failovers_and_old_primarie
 
         wait(same_slots_with_replicas, what="CLUSTER SLOTS with the replicas on both kinds", nodes=nodes)
 
+        def shards_view(node: ClusterProc) -> list[tuple[object, ...]]:
+            """CLUSTER SHARDS without the offsets (each node has its own idea of them)."""
+            view = []
+            for shard in node.call("CLUSTER", "SHARDS"):
+                fields = dict(zip(shard[::2], shard[1::2]))
+                members = sorted(tuple((k, v) for k, v in zip(member[::2], member[1::2])
+                                       if k != b"replication-offset") for member in fields[b"nodes"])  # fmt: skip
+                view.append((tuple(fields[b"slots"]), tuple(members)))
+            return sorted(view)
+
+        wait(lambda: shards_view(ours_2) == shards_view(real_1), what="the same CLUSTER SHARDS", nodes=nodes)
+
         # A real replica wins when our primary dies; our replica wins when a real one dies.
         for primary, replica in [(ours_1, real_2), (real_1, ours_3)]:
             kill(primary)
