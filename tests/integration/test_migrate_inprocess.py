@@ -289,6 +289,31 @@ async def test_other_clients_wait_for_an_in_flight_migrate_while_the_bus_runs() 
                 await conn.close()
 
 
+async def test_a_paused_target_of_the_same_cluster_answers_once_resumed() -> None:
+    """The harness's pause fault on the target: the MIGRATE waits for it, the source's
+    other clients wait for the MIGRATE, and all of it completes after resume."""
+    async with start_cluster(3) as cluster:
+        key = TAG + b":k"
+        await fill(cluster.node_for_slot(SLOT), [key])
+        source, target = await start_moving(cluster, SLOT)
+        caller = await Conn.open(source.port)
+        other = await Conn.open(source.port)
+        try:
+            cluster.pause(target)
+            caller.send(["MIGRATE", HOST, target.port, key, 0, 10000])
+            await wait_until(lambda: source.busy is not None, "the MIGRATE is in flight", DEADLINE)
+            other.send(["EXISTS", key])
+            await wait_until(lambda: len(source.busy.held) == 1, "EXISTS is held", DEADLINE)
+            cluster.resume(target)
+            assert await caller.reply() == b"+OK\r\n"
+            # It ran after the key left: a migrating slot's missing key is asked for on the target.
+            assert await other.reply() == b"-ASK %d %s:%d\r\n" % (SLOT, HOST.encode(), target.port)
+            assert await call(target, "CLUSTER", "COUNTKEYSINSLOT", SLOT) == b":1\r\n"
+        finally:
+            await caller.close()
+            await other.close()
+
+
 async def test_two_migrates_queue_and_a_timeout_waits_for_the_end() -> None:
     async with start_cluster(3) as cluster, HeldTarget() as target:
         source = cluster.node_for_slot(SLOT)
