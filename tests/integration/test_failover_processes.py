@@ -144,7 +144,7 @@ def shards(count: int, replicated: int, extra: Sequence[str] = ()) -> Iterator[t
         yield primaries, replicas
 
 
-# -- 1. manual failovers under load --------------------------------------------------------------
+# -- manual failovers under load --------------------------------------------------------------
 
 
 @dataclass
@@ -248,7 +248,7 @@ def test_twenty_manual_failovers_under_load_lose_no_acknowledged_write() -> None
                 assert [on_replica.get(k) for k in shard_keys] == [on_primary.get(k) for k in shard_keys]
 
 
-# -- 2. a SIGKILLed primary -------------------------------------------------------------------
+# -- a SIGKILLed primary -------------------------------------------------------------------
 
 
 def write_keys(node: ClusterProc, keys: Sequence[str], value: str) -> None:
@@ -324,7 +324,7 @@ def wait_cluster_ok_without(nodes: Sequence[ClusterProc], dead_id: str) -> None:
     wait(ok, what="cluster_state:ok on the live nodes", nodes=nodes)
 
 
-# -- 3. FORCE and TAKEOVER with an unreachable primary ------------------------------------------
+# -- FORCE and TAKEOVER with an unreachable primary ------------------------------------------
 
 
 def test_force_and_takeover_replace_a_stopped_primary_which_then_follows_the_winner() -> None:
@@ -365,7 +365,7 @@ def test_force_and_takeover_replace_a_stopped_primary_which_then_follows_the_win
         assert same_data(replica, primary, data[1])
 
 
-# -- 5. replica migration ----------------------------------------------------------------------
+# -- replica migration ----------------------------------------------------------------------
 
 
 def test_replica_migration_gives_an_orphaned_primary_a_spare_replica() -> None:
@@ -391,7 +391,7 @@ def test_replica_migration_gives_an_orphaned_primary_a_spare_replica() -> None:
         assert all(f[3] == rich_id for f in rich.nodes_lines() if f[0] == stayed.myid())
 
 
-# -- 4. real redis-server nodes in failovers ------------------------------------------------------
+# -- real redis-server nodes in failovers ------------------------------------------------------
 
 
 def test_mixed_cluster_real_and_our_replicas_sync_win_failovers_and_old_primaries_rejoin() -> None:
