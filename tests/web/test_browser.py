@@ -144,6 +144,19 @@ async def test_pausing_a_primary_shows_the_failover_in_the_browser(browser: Brow
         assert any(f"127.0.0.1:{primary.port}" in text for text in await timeline_texts(page, "fail"))
 
 
+async def test_manual_failover_button_with_an_option(browser: Browser) -> None:
+    async with start_cluster(3, 1, enable_test_commands=True) as cluster, \
+            serve_view([("127.0.0.1", cluster.nodes[0].port)]) as url:  # fmt: skip
+        page = await open_page(browser, url)
+        await wait_nodes_shown(page, 6)
+        replica = cluster.replicas[0]
+        await page.select_option("#failover-option", "TAKEOVER")
+        await page.click(f'tr[data-node-id="{node_id(replica)}"] button[data-action="failover"]')
+        await page.wait_for_selector('#timeline li[data-source="action"]:has-text("CLUSTER FAILOVER TAKEOVER: OK")')
+        await page.wait_for_selector(f'tr[data-node-id="{node_id(replica)}"][data-role="primary"]')
+        assert replica.cluster.state.myself.is_primary  # type: ignore[union-attr]
+
+
 async def test_a_refused_button_shows_the_nodes_error(browser: Browser) -> None:
     async with start_cluster(3, 0) as cluster, serve_view([("127.0.0.1", cluster.nodes[0].port)]) as url:
         page = await open_page(browser, url)

@@ -95,7 +95,7 @@ function nodeRow(row) {
     actionButton("pause", row, "pause", "PYREDIS.FAULT PAUSE <ms>: the node stops answering for a while", "danger"),
     actionButton("isolate", row, "isolate", "PYREDIS.FAULT ISOLATE: cut the node's bus links", "danger"));
   if (row.role === "replica") {
-    actions.append(actionButton("failover", row, "failover", "CLUSTER FAILOVER on this replica"));
+    actions.append(actionButton("failover", row, "failover", "CLUSTER FAILOVER [FORCE|TAKEOVER] on this replica"));
   }
   return element("tr", { class: classes.join(" "), "data-node-id": row.id, "data-role": row.role },
     element("td", {}, element("span", { class: "swatch", style: `background:${view.colourOf(row.id)}` })),
@@ -117,6 +117,7 @@ function actionButton(action, row, label, title, extraClass = "") {
   button.addEventListener("click", () => {
     const request = { action, node: row.id };
     if (action === "pause") request.ms = Number($("#pause-ms").value);
+    if (action === "failover") request.option = $("#failover-option").value;
     sendAction(request, `${label} ${row.address}`);
   });
   return button;
