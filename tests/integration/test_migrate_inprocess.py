@@ -250,6 +250,7 @@ async def test_other_clients_wait_for_an_in_flight_migrate_while_the_bus_runs() 
         await fill(source, [key])
         caller = await Conn.open(source.port)
         other = await Conn.open(source.port)
+        late: Conn | None = None
         try:
             # The caller pipelines a GET behind its MIGRATE: it must run after MIGRATE too.
             caller.send(["MIGRATE", HOST, target.port, key, 0, 10000], ["GET", key])
@@ -285,8 +286,9 @@ async def test_other_clients_wait_for_an_in_flight_migrate_while_the_bus_runs() 
             flags = view(observer).nodes[node_id(source)].flags
             assert not flags & {"fail?", "fail"}  # the source stayed healthy in the cluster
         finally:
-            for conn in (caller, other):
-                await conn.close()
+            for conn in (caller, other, late):
+                if conn is not None:
+                    await conn.close()
 
 
 async def test_a_paused_target_of_the_same_cluster_answers_once_resumed() -> None:
