@@ -275,6 +275,12 @@ def _client_fields(port: int, kind: str) -> list[dict[str, str]]:
     return [dict(field.split("=", 1) for field in line.split()) for line in text.splitlines()]
 
 
+def _connected_clients(port: int) -> int:
+    with RawClient(port) as client:
+        text = client.call("INFO", "clients").decode()
+    return int(dict(line.split(":", 1) for line in text.splitlines() if ":" in line)["connected_clients"])
+
+
 def _sync_story(primary: int, replica: int) -> list[object]:
     """A full sync, then CLIENT KILL TYPE master on the replica and the partial resync it
     triggers, as the two sides report them (ports replaced by who they are)."""
@@ -288,6 +294,10 @@ def _sync_story(primary: int, replica: int) -> list[object]:
     (master,) = _client_fields(replica, "master")
     story.append(("primary's connection on the replica", master["flags"], master["user"],
                   master["addr"] == f"127.0.0.1:{primary}"))  # fmt: skip
+    # INFO clients: a replica's link is not a client of the primary, the primary's link is
+    # one of the replica's (besides the caller; waited for: closed connections go lazily).
+    wait_until(lambda: _connected_clients(primary) == 1, what="the primary to count only the caller")
+    wait_until(lambda: _connected_clients(replica) == 2, what="the replica to count the caller and its primary")
     with RawClient(replica) as client:
         story.append(("kill", client.call("CLIENT", "KILL", "TYPE", "master")))
     with RawClient(primary) as client:

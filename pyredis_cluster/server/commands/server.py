@@ -725,7 +725,8 @@ def _info_server(node: Any) -> list[str]:
 def _info_clients(node: Any) -> list[str]:
     clients = node.clients.values()
     return [
-        f"connected_clients:{sum(1 for client in clients if not client.is_master)}",
+        # Redis: every client but the replicas' links (the primary's link on a replica counts)
+        f"connected_clients:{sum(1 for client in clients if not client.is_replica)}",
         "cluster_connections:0",
         f"maxclients:{node.config.maxclients}",
         "client_recent_max_input_buffer:0",
