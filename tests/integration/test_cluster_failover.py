@@ -184,6 +184,12 @@ async def test_replicas_hold_the_data_are_listed_once_synced_and_the_winner_keep
             for key in keys:
                 assert await command(primary.port, "SET", key, f"value-of-{key}")
             assert await command(primary.port, "WAIT", "1", "5000") == 1  # the replica acknowledged them all
+            reader = redis.asyncio.Redis(port=replica.port, decode_responses=True)
+            try:
+                assert await reader.execute_command("READONLY")
+                assert await reader.get(keys[-1]) == f"value-of-{keys[-1]}"  # served by the replica
+            finally:
+                await reader.aclose()
 
         async def lists_every_replica(observer: Node) -> bool:
             """CLUSTER SLOTS names each range's replica once its offset is known (7.0 hides
