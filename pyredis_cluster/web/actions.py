@@ -222,7 +222,7 @@ def _int_arg(request: Mapping[str, Any], name: str, default: int | None, *, mini
     value = request.get(name, default)
     try:
         number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ActionError(f"'{name}' must be an integer") from None
     if number < minimum:
         raise ActionError(f"'{name}' must be at least {minimum}")

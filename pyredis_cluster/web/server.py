@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -63,6 +64,8 @@ from .model import (
     trace_entry,
 )
 from .poller import ClusterLinks
+
+log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(str(resources.files(__package__) / "static"))
 #: Timeline entries kept for pages that connect later.
@@ -112,7 +115,10 @@ class LiveView:
         while True:
             await self.links.changed.wait()
             self.links.changed.clear()
-            self.update(build_snapshot(self.links.observations()), time.time())
+            try:
+                self.update(build_snapshot(self.links.observations()), time.time())
+            except Exception:  # a bug here must not freeze the page: log it, keep polling
+                log.exception("the live view could not rebuild its snapshot")
             await asyncio.sleep(self.interval)  # coalesce the answers of one polling round
 
     def update(self, snapshot: Snapshot, now: float) -> list[TimelineEntry]:
@@ -194,7 +200,7 @@ async def _events(request: web.Request) -> web.StreamResponse:
             if (name, data) == _CLOSE:
                 break
             await response.write(sse_message(name, data))
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the page went away
         pass
     finally:
         view.unsubscribe(queue)
@@ -208,7 +214,11 @@ async def _action(request: web.Request) -> web.Response:
         return web.json_response({"ok": False, "error": "the body must be a JSON object"}, status=400)
     if not isinstance(body, dict):
         return web.json_response({"ok": False, "error": "the body must be a JSON object"}, status=400)
-    result = await request.app[VIEW_KEY].actions.run(body)
+    try:
+        result = await request.app[VIEW_KEY].actions.run(body)
+    except Exception as err:  # a bug in a button: the page shows a message, the server keeps running
+        log.exception("action %r failed", body.get("action"))
+        return web.json_response({"ok": False, "error": f"the view failed: {err}"}, status=500)
     return web.json_response(result.to_json())
 
 

@@ -7,6 +7,7 @@ documented format, so no node is started.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pyredis_cluster.cluster.trace import to_json_line
 from pyredis_cluster.web.model import (
@@ -295,3 +296,31 @@ def test_live_view_streams_changed_snapshots_and_their_entries() -> None:
     late = view.subscribe()  # a page connecting later gets the picture and the history
     assert [late.get_nowait() for _ in range(late.qsize())] == sent
     assert sse_message("timeline", {"text": "a → b"}) == b'event: timeline\ndata: {"text":"a \\u2192 b"}\n\n'
+
+
+async def test_actions_check_their_arguments_before_sending_anything() -> None:
+    from pyredis_cluster.web.actions import Actions
+
+    sent: list[tuple[Any, ...]] = []
+
+    async def send(*args: Any) -> Any:
+        sent.append(args)
+        return b"OK"
+
+    snapshot = build_snapshot(healthy())
+    actions = Actions(send, lambda: snapshot)
+    for request, error in [
+        ({"action": "pause", "node": A, "ms": float("inf")}, "integer"),
+        ({"action": "pause", "node": A, "ms": 0}, "at least 1"),
+        ({"action": "move_slot", "slot": -1, "target": B}, "at least 0"),
+        ({"action": "move_slot", "slot": "x", "target": B}, "integer"),
+        ({"action": "move_slot", "slot": 5, "target": C}, "must be a primary"),
+        ({"action": "failover", "node": C, "option": "NOW"}, "FORCE or TAKEOVER"),
+        ({"action": "kill"}, "no node with id"),
+        ({}, "unknown action"),
+    ]:
+        result = await actions.run(request)
+        assert result.error is not None and error in result.error, (request, result)
+    assert sent == []
+    paused = await actions.run({"action": "pause", "node": A, "ms": 1500})
+    assert paused.error is None and sent == [(ADDR[A], "PYREDIS.FAULT", "PAUSE", 1500)]
