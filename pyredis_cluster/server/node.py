@@ -142,6 +142,9 @@ class Node:
     async def close(self) -> None:
         if self.busy is not None:  # a MIGRATE in flight dies with the node, unanswered
             await self.busy.close()
+        from .commands.migrate import close_socket_cache
+
+        close_socket_cache(self)  # MIGRATE's cached connections to targets close with the node
         if self._cron_task is not None:
             self._cron_task.cancel()
             try:

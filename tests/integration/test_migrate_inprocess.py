@@ -27,6 +27,7 @@ import pytest
 from pyredis_cluster.cluster.slots import key_hash_slot
 from pyredis_cluster.protocol.parser import RequestParser
 from pyredis_cluster.protocol.reply_parser import NEED_DATA, ReplyParser
+from pyredis_cluster.server.commands.migrate import socket_cache
 from pyredis_cluster.server.node import Node
 from pyredis_cluster.testing import start_cluster
 from pyredis_cluster.testing.faults import node_id, wait_until
@@ -393,12 +394,16 @@ async def test_the_caller_leaving_or_killed_mid_migrate() -> None:
 
 
 async def test_a_node_closing_mid_migrate_cancels_it() -> None:
-    async with start_cluster(3) as cluster, HeldTarget() as target:
+    async with start_cluster(3) as cluster, HeldTarget() as target, HeldTarget() as earlier:
         source = cluster.node_for_slot(SLOT)
         key = TAG + b":k"
         await fill(source, [key])
         caller = await Conn.open(source.port)
         other = await Conn.open(source.port)
+        earlier.release.set()  # a finished MIGRATE leaves its socket in the cache
+        assert await caller.call("MIGRATE", HOST, earlier.port, key, 0, 10000, "COPY") == b"+OK\r\n"
+        cached = [entry.sock for entry in socket_cache(source).sockets.values()]
+        assert len(cached) == 1
         caller.send(["MIGRATE", HOST, target.port, key, 0, 10000])
         await wait_until(lambda: target.received(b"RESTORE-ASKING") == 1, "the RESTORE reached the target", DEADLINE)
         other.send(["PING"])
@@ -406,6 +411,7 @@ async def test_a_node_closing_mid_migrate_cancels_it() -> None:
         await asyncio.wait_for(cluster.kill(source), DEADLINE)  # no hang on the in-flight MIGRATE
         assert source.busy is None
         assert await caller.closed() and await other.closed()  # no reply, no traceback
+        assert cached[0].fileno() == -1  # the cached connections closed with the node
         await caller.close()
         await other.close()
 

@@ -357,6 +357,14 @@ def socket_cache(node: Any) -> MigrateSocketCache:
     return cache
 
 
+def close_socket_cache(node: Any) -> None:
+    """Close the node's cached MIGRATE sockets (the node is closing)."""
+    cache = _caches.pop(node, None)
+    if cache is not None:
+        for name in list(cache.sockets):
+            cache.close(name)
+
+
 # -- the command -----------------------------------------------------------------------
 
 
