@@ -126,12 +126,18 @@ class Actions:
         row = self._snapshot().node(node_id)
         if row is None:
             raise ActionError(f"no node with id '{node_id}' in the view")
-        return row.address
+        return row.dialled
 
     # -- the buttons --------------------------------------------------------------------
 
     async def kill(self, result: ActionResult, request: Mapping[str, Any]) -> None:
         address = self._node_address(request)
+        # A closed connection counts as success below, so first make sure the node answers:
+        # a node that cannot be reached must not be reported as killed.
+        try:
+            await self._send(address, "PING")
+        except RedisError as err:
+            raise ActionError(f"{address} does not answer ({err}): nothing to kill") from None
         try:
             await self._call(result, address, "PYREDIS.FAULT", "KILL", closes=True)
         except ActionError:
@@ -153,7 +159,7 @@ class Actions:
             if row.reachable is False:  # known dead: nothing to heal there
                 continue
             try:
-                await self._call(result, row.address, "PYREDIS.FAULT", "HEAL")
+                await self._call(result, row.dialled, "PYREDIS.FAULT", "HEAL")
             except ActionError as err:
                 errors.append(str(err))
         if errors:
@@ -172,7 +178,7 @@ class Actions:
         for row in self._snapshot().nodes:
             if row.reachable is not False:
                 try:
-                    await self._call(result, row.address, "PYREDIS.TRACE", *words)
+                    await self._call(result, row.dialled, "PYREDIS.TRACE", *words)
                 except ActionError as err:
                     errors.append(str(err))
         if errors:
@@ -192,19 +198,20 @@ class Actions:
             raise ActionError(f"slot {slot} has no owner to move it from")
         if source.id == target.id:
             raise ActionError(f"slot {slot} is already served by {target.address}")
-        await self._call(result, target.address, "CLUSTER", "SETSLOT", slot, "IMPORTING", source.id)
-        await self._call(result, source.address, "CLUSTER", "SETSLOT", slot, "MIGRATING", target.id)
+        await self._call(result, target.dialled, "CLUSTER", "SETSLOT", slot, "IMPORTING", source.id)
+        await self._call(result, source.dialled, "CLUSTER", "SETSLOT", slot, "MIGRATING", target.id)
+        # MIGRATE dials the target from the source: the address the cluster announces, as redis-cli.
         target_host, target_port = target.address.rsplit(":", 1)
         while True:
-            keys = await self._call(result, source.address, "CLUSTER", "GETKEYSINSLOT", slot, MIGRATE_BATCH)
+            keys = await self._call(result, source.dialled, "CLUSTER", "GETKEYSINSLOT", slot, MIGRATE_BATCH)
             if not keys:
                 break
-            await self._call(result, source.address, "MIGRATE", target_host, target_port, "", 0,
+            await self._call(result, source.dialled, "MIGRATE", target_host, target_port, "", 0,
                              MIGRATE_TIMEOUT_MS, "KEYS", *keys)  # fmt: skip
         others = [row for row in snapshot.nodes if row.role is Role.PRIMARY and row.reachable is not False
                   and row.id not in (source.id, target.id)]  # fmt: skip
         for row in [target, source, *others]:
-            await self._call(result, row.address, "CLUSTER", "SETSLOT", slot, "NODE", target.id)
+            await self._call(result, row.dialled, "CLUSTER", "SETSLOT", slot, "NODE", target.id)
 
 
 _HANDLERS: dict[str, Callable[[Actions, ActionResult, Mapping[str, Any]], Awaitable[None]]] = {

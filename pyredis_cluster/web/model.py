@@ -37,7 +37,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..cluster.trace import TraceFormatError, is_chatter, parse_record
@@ -173,7 +173,8 @@ class NodeRow:
     """One node as the page shows it (see the module docstring for where each field comes from)."""
 
     id: str
-    address: str
+    address: str  # as the cluster announces it (CLUSTER NODES)
+    dialled: str  # where the view reaches it: the address that answered, else ``address``
     role: Role
     primary_id: str | None
     flags: tuple[str, ...]  # the node's flags, "myself" removed, PFAIL/FAIL as others see it
@@ -194,6 +195,7 @@ class NodeRow:
         return {
             "id": self.id,
             "address": self.address,
+            "dialled": self.dialled,
             "role": self.role.value,
             "primary_id": self.primary_id,
             "flags": list(self.flags),
@@ -268,8 +270,13 @@ def resolve_owners(claims: Iterable[tuple[NodeLine, bool]]) -> tuple[str | None,
     return tuple(owners)
 
 
-def build_snapshot(observations: Iterable[Observation]) -> Snapshot:
-    """Merge every node's answers into one picture (see the module docstring)."""
+def build_snapshot(observations: Iterable[Observation], previous: Snapshot | None = None) -> Snapshot:
+    """Merge every node's answers into one picture (see the module docstring).
+
+    A node that stopped answering and that no answering node knows (the only node of a
+    cluster, or every node down) keeps its ``previous`` row, marked unreachable, and
+    its slots, rather than vanishing from the page.
+    """
     observations = list(observations)
     polled = {obs.address for obs in observations}
     answered = [obs for obs in observations if obs.reachable and obs.myself is not None]
@@ -299,7 +306,8 @@ def build_snapshot(observations: Iterable[Observation]) -> Snapshot:
         flags += ["fail?"] * bool(pfail_by) + ["fail"] * bool(fail_by)
         rows.append(NodeRow(
             id=node_id,
-            address=line.address,
+            address=line.address if line.host else (obs.address if obs else line.address),
+            dialled=obs.address if obs else line.address,
             role=line.role,
             primary_id=line.primary_id,
             flags=tuple(flags),
@@ -316,13 +324,24 @@ def build_snapshot(observations: Iterable[Observation]) -> Snapshot:
             migrating=dict(line.migrating) if obs else {},
             importing=dict(line.importing) if obs else {},
         ))  # fmt: skip
+    silent = {obs.address for obs in observations if not obs.reachable}
+    known = own.keys() | hearsay.keys()
+    stale = [row for row in (previous.nodes if previous else ()) if row.id not in known and row.dialled in silent]
+    rows += [replace(row, reachable=False, pfail_by=(), fail_by=(), current_epoch=None,
+                                 cluster_state=None, links_up=0, links_total=0, repl_offset=None)
+             for row in stale]  # fmt: skip
     claims = [(line, True) for line, _ in own.values()]
     claims += [(line, False) for lines in hearsay.values() for line, _ in lines]
+    owners = resolve_owners(claims)
+    if stale and previous is not None:  # their slots stay theirs unless someone else claims them
+        stale_ids = {row.id for row in stale}
+        owners = tuple(owner if owner is not None or before not in stale_ids else before
+                       for owner, before in zip(owners, previous.owners))  # fmt: skip
     epochs = [row.current_epoch for row in rows if row.current_epoch is not None]
     rows.sort(key=lambda row: (_port_sort_key(row.address), row.id))
     problems = tuple(sorted((obs.address, obs.error or "no cluster view in the answer")
                             for obs in observations if obs not in answered))  # fmt: skip
-    return Snapshot(nodes=tuple(rows), owners=resolve_owners(claims), current_epoch=max(epochs, default=0),
+    return Snapshot(nodes=tuple(rows), owners=owners, current_epoch=max(epochs, default=0),
                     problems=problems)  # fmt: skip
 
 

@@ -169,9 +169,13 @@ class ClusterLinks:
             await asyncio.sleep(self.interval)
 
     def _discover(self) -> None:
-        """Track addresses that answering nodes list; drop ones nobody lists and that are silent."""
+        """Track addresses that answering nodes list; drop ones nobody lists and that are silent.
+
+        A node that met nobody yet lists itself without an ip (``:7000@17000``): it is
+        reached at the address that answered, so such lines add nothing to track.
+        """
         listed = {line.address for obs in self._latest.values() if obs.reachable for line in obs.nodes
-                  if line.port and "noaddr" not in line.flags}  # fmt: skip
+                  if line.host and line.port and "noaddr" not in line.flags}  # fmt: skip
         for address in listed:
             self._track(address)
         for address, obs in list(self._latest.items()):

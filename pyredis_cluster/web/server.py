@@ -116,7 +116,7 @@ class LiveView:
             await self.links.changed.wait()
             self.links.changed.clear()
             try:
-                self.update(build_snapshot(self.links.observations()), time.time())
+                self.update(build_snapshot(self.links.observations(), self.snapshot), time.time())
             except Exception:  # a bug here must not freeze the page: log it, keep polling
                 log.exception("the live view could not rebuild its snapshot")
             await asyncio.sleep(self.interval)  # coalesce the answers of one polling round

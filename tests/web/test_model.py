@@ -324,3 +324,23 @@ async def test_actions_check_their_arguments_before_sending_anything() -> None:
     assert sent == []
     paused = await actions.run({"action": "pause", "node": A, "ms": 1500})
     assert paused.error is None and sent == [(ADDR[A], "PYREDIS.FAULT", "PAUSE", 1500)]
+
+
+def test_a_node_nobody_else_knows_keeps_its_last_row_when_it_stops_answering() -> None:
+    alone = {A: line(A, "master", epoch=1, slots="0-16383")}
+    before = build_snapshot([observe(A, alone)])
+    dead = Observation(address=ADDR[A], reachable=False, error="Connection refused")
+    after = build_snapshot([dead], before)
+    (row,) = after.nodes
+    assert row.id == A and row.reachable is False and row.current_epoch is None
+    assert set(after.owners) == {A}  # nobody took its slots
+    assert [entry.kind for entry in diff_snapshots(before, after, NOW)] == ["node_unreachable"]
+    assert build_snapshot([dead]).nodes == ()  # without the previous picture there is nothing to show
+
+
+def test_a_node_that_met_nobody_is_named_by_the_address_that_answered() -> None:
+    # Redis lists itself without an ip until a peer tells it: ":7000@17000".
+    (me,) = parse_cluster_nodes(f"{A} :7000@17000 myself,master - 0 0 0 connected 0-16383")
+    snapshot = build_snapshot([Observation(address=ADDR[A], reachable=True, nodes=(me,), cluster_info=info(0))])
+    (row,) = snapshot.nodes
+    assert row.address == row.dialled == ADDR[A]

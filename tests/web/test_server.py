@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,12 +18,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio
 
 from pyredis_cluster.server import errors
 from pyredis_cluster.server.node import Node
 from pyredis_cluster.testing import start_cluster
 from pyredis_cluster.testing.harness import LocalCluster
 from pyredis_cluster.web import serve_view
+from tests.support import free_port, real_redis_server
 
 DEADLINE = 30.0  # generous: a shared 2-core machine
 FAST_TIMEOUT = 500  # cluster-node-timeout (ms): failovers within a couple of seconds
@@ -282,3 +285,28 @@ async def test_command_line_serves_the_view() -> None:
         finally:
             process.terminate()  # the process this test started, by its handle
             await asyncio.wait_for(process.wait(), DEADLINE)
+
+
+async def test_a_real_redis_server_is_shown_and_kill_falls_back_to_shutdown_nosave() -> None:
+    # The oracle: a real redis-server 7.0 cluster node owning every slot. It knows no
+    # PYREDIS.FAULT, so the kill button's fallback (SHUTDOWN NOSAVE) must really stop it.
+    with real_redis_server("--cluster-enabled", "yes", "--cluster-port", str(free_port())) as port:
+        real = redis.asyncio.Redis(host="127.0.0.1", port=port)
+        try:
+            await real.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+            real_id = (await real.execute_command("CLUSTER", "MYID")).decode()
+        finally:
+            await real.aclose()
+        async with serve_view([("127.0.0.1", port)]) as url, \
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DEADLINE)) as session:  # fmt: skip
+            view = ViewClient(session, url)
+            snapshot = await view.wait_nodes(1)
+            (row,) = snapshot["nodes"]
+            assert row["id"] == real_id and row["role"] == "primary" and row["slot_count"] == 16384
+            assert snapshot["slots"] == [[0, 16383, real_id]]
+            killed = await view.action(action="kill", node=real_id)
+            assert killed["ok"], killed
+            assert "unknown command" in killed["steps"][0] and "SHUTDOWN NOSAVE" in killed["steps"][1]
+            await view.wait_entry("node_unreachable", f"127.0.0.1:{port}")
+            with pytest.raises(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
