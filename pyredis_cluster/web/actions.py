@@ -25,7 +25,9 @@ slot is empty on the source, then ``CLUSTER SETSLOT <slot> NODE <target>`` on th
 target, the source and every other primary. ``trace`` switches the trace channel on
 or off on every node (``PYREDIS.TRACE ON CHANNEL`` / ``PYREDIS.TRACE OFF CHANNEL``).
 
-A refused command raises :class:`ActionError` with the node's own error text, which
+A node that is killed closes the connection instead of replying, so ``kill`` counts a
+closed connection as success, and therefore first checks with ``PING`` that the node
+answers at all. A refused command raises :class:`ActionError` with the node's own error text, which
 the page shows; the steps done before it stay in the result.
 
 MIGRATE is synchronous, as in Redis: the source node waits for the target's replies

@@ -9,10 +9,14 @@ and hands the texts over as one :class:`Observation` per node. From all of them
 
 * **one row per node**. What a node says about *itself* (its ``myself`` line: role,
   config epoch, slots, migrating/importing slots) wins, because it is the authority
-  on that; a node the view cannot reach is described by what the others say of it.
-  PFAIL and FAIL are *opinions of other nodes*, so a row lists who holds them
+  on that; a node the view cannot reach is described by what the others say of it
+  (or, if nobody else knows it, by its row of the previous snapshot). PFAIL and FAIL
+  are *opinions of other nodes*, so a row lists who holds them
   (``pfail_by``/``fail_by``), and the link state is the number of observers whose
-  link to it is connected.
+  link to it is connected. A row keeps two addresses: the one the cluster announces
+  (what clients are told) and the one that answered the view (where the buttons'
+  commands go); they differ behind NAT, or before a node has met anyone.
+* **the addresses that gave no cluster view**, with the error (``problems``).
 * **the owner of each of the 16,384 slots**, resolved the way Redis resolves
   conflicting claims: the claim made with the highest config epoch wins (on a tie, a
   node's claim about itself beats hearsay). So a promoted replica's slots show as
