@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +67,18 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
-async def open_page(browser: Browser, url: str) -> Page:
+@pytest.fixture
+def script_errors() -> Iterator[list[str]]:
+    """Uncaught errors of the page's script; a test that opened a page must leave none."""
+    errors: list[str] = []
+    yield errors
+    assert errors == [], errors
+
+
+async def open_page(browser: Browser, url: str, script_errors: list[str]) -> Page:
     page = await browser.new_page(viewport={"width": 1500, "height": 980})
     page.set_default_timeout(DEADLINE_MS)
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
     await page.goto(url)
     return page
 
@@ -99,10 +108,11 @@ async def timeline_texts(page: Page, kind: str) -> list[str]:
     return await page.locator(f'#timeline li[data-kind="{kind}"]').all_inner_texts()
 
 
-async def test_pausing_a_primary_shows_the_failover_in_the_browser(browser: Browser, artifacts: Path) -> None:
+async def test_pausing_a_primary_shows_the_failover_in_the_browser(script_errors: list[str], browser: Browser,
+                                                                   artifacts: Path) -> None:  # fmt: skip
     async with start_cluster(3, 1, node_timeout=500, enable_test_commands=True) as cluster, \
             serve_view([("127.0.0.1", cluster.nodes[0].port)]) as url:  # fmt: skip
-        page = await open_page(browser, url)
+        page = await open_page(browser, url, script_errors)
         await wait_nodes_shown(page, 6)
         # Every node of the cluster is a row; the slot map is painted by owner.
         shown_ids = await page.locator("#nodes tbody tr").evaluate_all("(rows) => rows.map((r) => r.dataset.nodeId)")
@@ -144,10 +154,10 @@ async def test_pausing_a_primary_shows_the_failover_in_the_browser(browser: Brow
         assert any(f"127.0.0.1:{primary.port}" in text for text in await timeline_texts(page, "fail"))
 
 
-async def test_manual_failover_button_with_an_option(browser: Browser) -> None:
+async def test_manual_failover_button_with_an_option(script_errors: list[str], browser: Browser) -> None:
     async with start_cluster(3, 1, enable_test_commands=True) as cluster, \
             serve_view([("127.0.0.1", cluster.nodes[0].port)]) as url:  # fmt: skip
-        page = await open_page(browser, url)
+        page = await open_page(browser, url, script_errors)
         await wait_nodes_shown(page, 6)
         replica = cluster.replicas[0]
         await page.select_option("#failover-option", "TAKEOVER")
@@ -157,9 +167,9 @@ async def test_manual_failover_button_with_an_option(browser: Browser) -> None:
         assert replica.cluster.state.myself.is_primary  # type: ignore[union-attr]
 
 
-async def test_a_refused_button_shows_the_nodes_error(browser: Browser) -> None:
+async def test_a_refused_button_shows_the_nodes_error(script_errors: list[str], browser: Browser) -> None:
     async with start_cluster(3, 0) as cluster, serve_view([("127.0.0.1", cluster.nodes[0].port)]) as url:
-        page = await open_page(browser, url)
+        page = await open_page(browser, url, script_errors)
         await wait_nodes_shown(page, 3)
         await page.click(f'tr[data-node-id="{node_id(cluster.nodes[2])}"] button[data-action="isolate"]')
         error = page.locator("#action-result.error")
@@ -168,7 +178,7 @@ async def test_a_refused_button_shows_the_nodes_error(browser: Browser) -> None:
 
 
 async def test_process_cluster_move_a_slot_with_keys_then_kill_its_owner(
-        browser: Browser, artifacts: Path, cluster_dir: str) -> None:  # noqa: F811  # fmt: skip
+        script_errors: list[str], browser: Browser, artifacts: Path, cluster_dir: str) -> None:  # noqa: F811  # fmt: skip
     base = free_base_port(6)
     started = run_cli("start", "--detach", "--enable-test-commands", "--nodes", "6", "--replicas", "1",
                       "--port", str(base), "--dir", cluster_dir, "--node-timeout", "2000")  # fmt: skip
@@ -180,7 +190,7 @@ async def test_process_cluster_move_a_slot_with_keys_then_kill_its_owner(
             await client.set(key, key)
         slot = client.keyslot(keys[0])
         async with serve_view([("127.0.0.1", base)]) as url:
-            page = await open_page(browser, url)
+            page = await open_page(browser, url, script_errors)
             await wait_nodes_shown(page, 6)
             snapshot: dict[str, Any] = await page.evaluate("window.liveView.snapshot")
             source = next(owner for first, last, owner in snapshot["slots"] if first <= slot <= last)
