@@ -30,7 +30,9 @@ streaming responses, no framework around it):
 * ``GET /api/state``: the same snapshot and history as one JSON document (scripts,
   tests);
 * ``POST /api/action``: ``{"action": "kill", "node": "<id>"}`` and the like
-  (actions.py); the answer says what was sent and, if a node refused, its error.
+  (actions.py), as ``application/json`` only (a form posted by another web site
+  cannot press the buttons); the answer says what was sent and, if a node refused,
+  its error.
 
 Only the page and the view's own node connections use the network; the server binds
 to loopback unless told otherwise.
@@ -208,6 +210,10 @@ async def _events(request: web.Request) -> web.StreamResponse:
 
 
 async def _action(request: web.Request) -> web.Response:
+    # Only JSON: another site open in the teacher's browser cannot send it here without a
+    # CORS preflight, which this server never grants, so it cannot press the buttons.
+    if request.content_type != "application/json":
+        return web.json_response({"ok": False, "error": "send the action as application/json"}, status=415)
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):

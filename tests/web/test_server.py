@@ -207,8 +207,16 @@ async def test_move_slot_rebinds_an_empty_slot_everywhere(fault_cluster: LocalCl
 
 async def test_bad_requests_get_clear_errors(fault_cluster: LocalCluster, view: ViewClient) -> None:
     snapshot = await view.wait_nodes(6)
-    async with view.session.post(view.url + "api/action", data=b"{not json") as response:
+    json_type = {"Content-Type": "application/json"}
+    async with view.session.post(view.url + "api/action", data=b"{not json", headers=json_type) as response:
         assert response.status == 400 and "JSON" in (await response.json())["error"]
+    async with view.session.post(view.url + "api/action", data=b"[1]", headers=json_type) as response:
+        assert response.status == 400
+    form = {"Content-Type": "text/plain"}  # what a cross-site form could send without a preflight
+    body = json.dumps({"action": "kill", "node": snapshot["nodes"][0]["id"]}).encode()
+    async with view.session.post(view.url + "api/action", data=body, headers=form) as response:
+        assert response.status == 415
+    assert fault_cluster.faults.is_alive(fault_cluster.node_by_id(snapshot["nodes"][0]["id"]))  # not killed
     assert "unknown action" in (await view.action(action="explode"))["error"]
     assert "no node with id" in (await view.action(action="kill", node="nope"))["error"]
     assert "integer" in (await view.action(action="pause", node=snapshot["nodes"][0]["id"], ms="soon"))["error"]
