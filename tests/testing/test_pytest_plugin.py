@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
 USER_TESTS = '''
-import json, pathlib
+import json, pathlib, socket
 import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
@@ -19,9 +18,17 @@ from redis.cluster import ClusterNode, RedisCluster
 PORTS = pathlib.Path(__file__).with_name("ports.json")
 
 
-def record(cluster):
+def record(cluster, scope="function"):
     seen = json.loads(PORTS.read_text()) if PORTS.exists() else []
-    PORTS.write_text(json.dumps(seen + [port for _, port in cluster.startup_nodes]))
+    PORTS.write_text(json.dumps(seen + [[scope, port] for _, port in cluster.startup_nodes]))
+
+
+def refuses_connections(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def test_default_shape_serves_redis_py(redis_cluster):
@@ -57,27 +64,27 @@ async def test_async_fixture(redis_cluster_async):
 
 
 def test_session_one(redis_cluster_session):
-    record(redis_cluster_session)
+    record(redis_cluster_session, "session")
     redis_cluster_session.script_reply(redis_cluster_session.nodes[0], "LOADING", command="ping")
     assert redis.Redis(port=redis_cluster_session.nodes[0].port).execute_command("PYREDIS.FAULT", "CLEAR") == 1
 
 
 def test_session_two(redis_cluster_session):
-    record(redis_cluster_session)
+    record(redis_cluster_session, "session")
 
 
 def test_session_primaries_only(redis_cluster_session_primaries):
-    record(redis_cluster_session_primaries)
+    record(redis_cluster_session_primaries, "session")
     assert len(redis_cluster_session_primaries.primaries) == 3 and not redis_cluster_session_primaries.replicas
+
+
+def test_function_clusters_are_closed_when_their_test_ends():
+    # Checked here, while this process (and the session clusters) still run: once the
+    # pytest process exits, every socket closes whatever the fixtures did.
+    closed = {port for scope, port in json.loads(PORTS.read_text()) if scope == "function"}
+    assert len(closed) == 6 + 2 + 6 + 6
+    assert [port for port in closed if not refuses_connections(port)] == []
 '''
-
-
-def refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 def test_plugin_fixtures_and_cleanup(pytester: pytest.Pytester) -> None:
@@ -85,8 +92,7 @@ def test_plugin_fixtures_and_cleanup(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "pyredis_cluster.testing.pytest_plugin", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6, failed=1)
-    ports = json.loads((pytester.path / "ports.json").read_text())
+    result.assert_outcomes(passed=7, failed=1)
+    ports = [port for _, port in json.loads((pytester.path / "ports.json").read_text())]
     # 6 + 2 + 6 + 6 + 3 ports, and the session cluster's 6 once more (the same ports).
     assert len(ports) == 35 and len(set(ports)) == 29
-    assert all(refuses_connections(port) for port in set(ports))  # closed, failing test included
