@@ -30,11 +30,10 @@ closed connection as success, and therefore first checks with ``PING`` that the 
 answers at all. A refused command raises :class:`ActionError` with the node's own error text, which
 the page shows; the steps done before it stay in the result.
 
-MIGRATE is synchronous, as in Redis: the source node waits for the target's replies
-and serves nobody meanwhile. Nodes of the in-process harness share one event loop,
-so there a source waits for a target that cannot run: moving a slot that holds keys
-needs nodes in separate processes (``cluster start``); moving an empty slot works
-everywhere.
+MIGRATE is atomic, as in Redis: the source serves no other client until the target has
+answered. Our nodes wait without blocking the event loop (``server/busy.py``), so a
+slot with keys moves between nodes of one in-process harness cluster as well as
+between node processes.
 """
 
 from __future__ import annotations

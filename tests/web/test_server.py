@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 import redis.asyncio
 
+from pyredis_cluster.cluster.slots import key_hash_slot
 from pyredis_cluster.server import errors
 from pyredis_cluster.server.node import Node
 from pyredis_cluster.testing import start_cluster
@@ -184,8 +185,6 @@ async def check_failover_shown(fault_cluster: LocalCluster, view: ViewClient, pr
 
 
 async def test_move_slot_rebinds_an_empty_slot_everywhere(fault_cluster: LocalCluster, view: ViewClient) -> None:
-    # Keys need MIGRATE, which is synchronous and cannot work between nodes sharing one event
-    # loop (actions.py): moving a slot with keys is tested on node processes (test_browser.py).
     await view.wait_nodes(6)
     slot = 4242
     source = fault_cluster.node_for_slot(slot)
@@ -203,6 +202,27 @@ async def test_move_slot_rebinds_an_empty_slot_everywhere(fault_cluster: LocalCl
         assert node.cluster.state.owner_of(slot).name == node_id(target)  # type: ignore[union-attr]
     moved = await view.wait_entry("slots_moved")
     assert moved["fields"] == {"first": slot, "last": slot, "old": node_id(source), "new": node_id(target)}
+
+
+async def test_move_slot_carries_its_keys_between_nodes_sharing_one_loop(fault_cluster: LocalCluster,
+                                                                         view: ViewClient) -> None:  # fmt: skip
+    # MIGRATE lets the loop run while the source waits for the target (server/busy.py), so
+    # the button works on an in-process cluster too, not only on node processes.
+    await view.wait_nodes(6)
+    slot = 777
+    keys = [key for key in (f"key:{n}" for n in range(200_000)) if key_hash_slot(key.encode()) == slot][:25]
+    source = fault_cluster.node_for_slot(slot)
+    target = next(node for node in fault_cluster.primaries if node is not source)
+    async with redis.asyncio.Redis(port=source.port) as client:
+        for key in keys:
+            await client.set(key, f"value of {key}")
+    result = await view.action(action="move_slot", slot=slot, target=node_id(target))
+    assert result["ok"], result
+    assert any(" MIGRATE " in step or step.split(" ← ", 1)[1].startswith("MIGRATE") for step in result["steps"])
+    async with redis.asyncio.Redis(port=target.port) as client:
+        assert await client.mget(keys) == [f"value of {key}".encode() for key in keys]
+    async with redis.asyncio.Redis(port=source.port) as client:
+        assert await client.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
 
 
 async def test_bad_requests_get_clear_errors(fault_cluster: LocalCluster, view: ViewClient) -> None:
