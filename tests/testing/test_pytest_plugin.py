@@ -18,17 +18,20 @@ from redis.cluster import ClusterNode, RedisCluster
 PORTS = pathlib.Path(__file__).with_name("ports.json")
 
 
+def node_id_at(port):
+    """The cluster node id answering on ``port``; None if nothing (or no such node) answers."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"CLUSTER MYID\\r\\n")
+            reply = sock.recv(100)
+    except OSError:
+        return None
+    return reply[5:45].decode() if reply.startswith(b"$40\\r\\n") else None
+
+
 def record(cluster, scope="function"):
     seen = json.loads(PORTS.read_text()) if PORTS.exists() else []
-    PORTS.write_text(json.dumps(seen + [[scope, port] for _, port in cluster.startup_nodes]))
-
-
-def refuses_connections(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except ConnectionRefusedError:
-        return True
-    return False
+    PORTS.write_text(json.dumps(seen + [[scope, node.port, node.cluster.state.myid] for node in cluster.nodes]))
 
 
 def test_default_shape_serves_redis_py(redis_cluster):
@@ -81,9 +84,10 @@ def test_session_primaries_only(redis_cluster_session_primaries):
 def test_function_clusters_are_closed_when_their_test_ends():
     # Checked here, while this process (and the session clusters) still run: once the
     # pytest process exits, every socket closes whatever the fixtures did.
-    closed = {port for scope, port in json.loads(PORTS.read_text()) if scope == "function"}
-    assert len(closed) == 6 + 2 + 6 + 6
-    assert [port for port in closed if not refuses_connections(port)] == []
+    closed = {(port, node) for scope, port, node in json.loads(PORTS.read_text()) if scope == "function"}
+    assert len(closed) == 6 + 2 + 6 + 6 and all(node for _, node in closed)
+    # A freed port may serve a later cluster by now, never the node that had it.
+    assert [port for port, node in closed if node_id_at(port) == node] == []
 '''
 
 
@@ -93,6 +97,6 @@ def test_plugin_fixtures_and_cleanup(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "pyredis_cluster.testing.pytest_plugin", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=7, failed=1)
-    ports = [port for _, port in json.loads((pytester.path / "ports.json").read_text())]
+    ports = [port for _, port, _ in json.loads((pytester.path / "ports.json").read_text())]
     # 6 + 2 + 6 + 6 + 3 ports, and the session cluster's 6 once more (the same ports).
     assert len(ports) == 35 and len(set(ports)) == 29
