@@ -95,6 +95,17 @@ class BlockingManager:
         c.reply(reply)
         c.on_unblocked()
 
+    def rerun(self, c: Client, args: list[bytes]) -> None:
+        """End a command's wait that was not about keys (a client pause, a MIGRATE in
+        flight) and run it again through the whole pipeline, as if it had just arrived."""
+        from .dispatch import process_command  # dispatch imports us indirectly through the node
+
+        self.unblock(c)
+        reply = process_command(c, args)
+        if type(reply) is not Blocked:
+            c.reply(reply)
+        c.on_unblocked()
+
     def serve_ready_keys(self) -> None:
         """Wake clients waiting on keys that became ready, first come first served."""
         from .dispatch import call  # dispatch imports us indirectly through the node

@@ -152,7 +152,6 @@ class BusyGate:
                 await self.task
 
     def _release(self) -> None:
-        from .dispatch import process_command  # dispatch imports us
 
         node = self.node
         deferred, self.deferred = self.deferred, []
@@ -165,13 +164,8 @@ class BusyGate:
                 # wait for that one, ahead of anything held since.
                 node.busy.held[:0] = [entry for entry in held[index:] if _still_waiting(entry)]
                 return
-            if not _still_waiting((client, args, blocked)):
-                continue
-            node.blocking.unblock(client)
-            reply = process_command(client, args)
-            if type(reply) is not Blocked:
-                client.reply(reply)
-            client.on_unblocked()
+            if _still_waiting((client, args, blocked)):
+                node.blocking.rerun(client, args)
 
 
 def _still_waiting(entry: tuple[Client, list[bytes], Blocked]) -> bool:

@@ -488,18 +488,10 @@ class ClientPause:
             self._release_held()  # ALL -> WRITE: reads run; writes are held again
 
     def _release_held(self) -> None:
-        from ..dispatch import process_command
-
-        node = self.node
         held, self.held = self.held, []
         for client, args in held:
-            if client.killed or client.blocked is None:
-                continue
-            node.blocking.unblock(client)
-            reply = process_command(client, args)
-            if type(reply) is not Blocked:
-                client.reply(reply)
-            client.on_unblocked()
+            if not client.killed and client.blocked is not None:
+                self.node.blocking.rerun(client, args)
 
 
 _MAY_REPLICATE = frozenset({"write", "may_replicate"})
