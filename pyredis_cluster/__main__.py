@@ -105,6 +105,16 @@ TOOLS: dict[str, tuple[str, str]] = {
     "workshop": (".workshop.runner", "main"),  # workshop list|run <name>: scenarios that teach
 }
 
+#: One line of --help per tool: its arguments, what it is for (its own --help says more).
+TOOL_USAGE: dict[str, tuple[str, str]] = {
+    "cluster": ("start|stop|status", "a local cluster of node processes"),
+    "trace": ("--port 7000 [--chatter|--json]", "the bus messages and events, as a story"),
+    "clock": ("--port 7000 scale|freeze|step|...", "slow motion and step mode"),
+    "view": ("--port 7000 [--http-port 8080]", "the live view in the browser"),
+    "workshop": ("list|run <name>", "scenarios that teach"),
+}
+assert set(TOOL_USAGE) == set(TOOLS), "every tool needs a usage line"
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -118,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if argv[:1] in (["--help"], ["-h"]):
         print("Usage: python -m pyredis_cluster [/path/to/redis.conf] [--option value] [--loop uvloop|asyncio]")
-        print("       python -m pyredis_cluster cluster start|stop|status [--help]")
+        width = max(len(f"{name} {arguments}") for name, (arguments, _) in TOOL_USAGE.items())
+        for name, (arguments, purpose) in TOOL_USAGE.items():
+            print(f"       python -m pyredis_cluster {f'{name} {arguments}':{width}}   {purpose}")
         return 0
     loop_name = _pop_flag(argv, "--loop") or "uvloop"
     try:
