@@ -39,11 +39,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from .protocol.encoder import ErrorReply
 from .resp_client import ClusterToolError, Peer, call_once, discover
+
+Node = TypeVar("Node")
 
 ACTIONS = ("show", "scale", "freeze", "resume", "advance", "step", "pending")
 
@@ -52,9 +54,26 @@ def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _as_dict(reply: Any) -> dict[str, Any]:
-    """A RESP2 flat map (PYREDIS.CLOCK's show) as a dict of text keys."""
-    return {_text(key): value for key, value in zip(reply[::2], reply[1::2], strict=True)}
+def clock_fields(reply: Any) -> dict[str, Any]:
+    """PYREDIS.CLOCK's show (a RESP2 flat list, or a RESP3 map) as a dict of text keys."""
+    pairs = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
+    return {_text(key): value for key, value in pairs}
+
+
+def oldest_holder(clocks: Iterable[tuple[Node, Mapping[str, Any]]]) -> Node | None:
+    """Which node holds the cluster's oldest message: the one ``step`` should deliver.
+
+    ``clocks`` pairs each node (anything: a peer, an address) with its ``PYREDIS.CLOCK``
+    fields; the node whose ``oldest-held-arrival-ms`` is smallest wins (the first one
+    on a tie), so the cluster's messages are delivered in the order they arrived.
+    ``None``: no node holds anything.
+    """
+    oldest: tuple[int, Node] | None = None
+    for node, fields in clocks:
+        arrived = fields.get("oldest-held-arrival-ms")
+        if arrived is not None and (oldest is None or int(arrived) < oldest[0]):
+            oldest = (int(arrived), node)
+    return None if oldest is None else oldest[1]
 
 
 class ClockTool:
@@ -80,7 +99,7 @@ class ClockTool:
 
     async def show(self) -> None:
         for peer in self.peers:
-            state = _as_dict(await self.call(peer, "PYREDIS.CLOCK"))
+            state = clock_fields(await self.call(peer, "PYREDIS.CLOCK"))
             self.say(f"{peer.port}  {_text(state['mode']):8} scale {_text(state['scale']):6} "
                      f"protocol time {state['protocol-time-ms']}  held {state['held']}")  # fmt: skip
 
@@ -113,15 +132,11 @@ class ClockTool:
 
     async def step(self, count: int) -> None:
         for _ in range(count):
-            oldest: tuple[float, Peer] | None = None
-            for peer in self.peers:
-                arrived = _as_dict(await self.call(peer, "PYREDIS.CLOCK")).get("oldest-held-arrival-ms")
-                if arrived is not None and (oldest is None or int(arrived) < oldest[0]):
-                    oldest = (int(arrived), peer)
-            if oldest is None:
+            clocks = [(peer, clock_fields(await self.call(peer, "PYREDIS.CLOCK"))) for peer in self.peers]
+            peer = oldest_holder(clocks)
+            if peer is None:
                 self.say("nothing held")
                 return
-            peer = oldest[1]
             delivered = await self.call(peer, "PYREDIS.CLOCK", "STEP")
             self.say(f"{peer.port}  delivered {_text(delivered)}")
 

@@ -25,6 +25,14 @@ slot is empty on the source, then ``CLUSTER SETSLOT <slot> NODE <target>`` on th
 target, the source and every other primary. ``trace`` switches the trace channel on
 or off on every node (``PYREDIS.TRACE ON CHANNEL`` / ``PYREDIS.TRACE OFF CHANNEL``).
 
+The clock buttons do what ``python -m pyredis_cluster clock`` (clocktool.py) does, on
+every node that answers: ``scale`` sends ``CONFIG SET cluster-time-scale <x>`` (slow
+motion), ``freeze`` / ``resume`` / ``advance`` send ``PYREDIS.CLOCK FREEZE`` /
+``RESUME`` / ``ADVANCE <ms>``, and ``step`` asks every node ``PYREDIS.CLOCK`` and sends
+``PYREDIS.CLOCK STEP`` to the one holding the cluster's oldest message (the choice is
+clocktool's :func:`~pyredis_cluster.clocktool.oldest_holder`), so its reply, the
+message delivered, lands in the timeline.
+
 A node that is killed closes the connection instead of replying, so ``kill`` counts a
 closed connection as success, and therefore first checks with ``PING`` that the node
 answers at all. A refused command raises :class:`ActionError` with the node's own error text, which
@@ -46,6 +54,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..clocktool import clock_fields, oldest_holder
 from .model import SLOT_COUNT, Role, Snapshot
 from .poller import text
 
@@ -55,6 +64,7 @@ Sender = Callable[..., Awaitable[Any]]
 MIGRATE_BATCH = 10
 MIGRATE_TIMEOUT_MS = 5000
 DEFAULT_PAUSE_MS = 10000
+DEFAULT_ADVANCE_MS = 100  # one cron tick of protocol time
 
 
 class ActionError(Exception):
@@ -122,6 +132,24 @@ class Actions:
         if self._on_step is not None:
             self._on_step(address, line)
 
+    async def _on_every_node(self, result: ActionResult, *args: str | int) -> list[tuple[str, Any]]:
+        """Send one command to every node not known to be dead; ``(address, reply)`` of each.
+
+        A refusal does not stop the others (a heal or a resume should reach every node it
+        can); the refusals are raised together at the end.
+        """
+        replies, errors = [], []
+        for row in self._snapshot().nodes:
+            if row.reachable is False:  # known dead: nothing to tell it
+                continue
+            try:
+                replies.append((row.dialled, await self._call(result, row.dialled, *args)))
+            except ActionError as err:
+                errors.append(str(err))
+        if errors:
+            raise ActionError("; ".join(errors))
+        return replies
+
     def _node_address(self, request: Mapping[str, Any]) -> str:
         node_id = str(request.get("node", ""))
         row = self._snapshot().node(node_id)
@@ -155,16 +183,7 @@ class Actions:
         await self._call(result, self._node_address(request), "PYREDIS.FAULT", "ISOLATE")
 
     async def heal(self, result: ActionResult, request: Mapping[str, Any]) -> None:
-        errors = []
-        for row in self._snapshot().nodes:
-            if row.reachable is False:  # known dead: nothing to heal there
-                continue
-            try:
-                await self._call(result, row.dialled, "PYREDIS.FAULT", "HEAL")
-            except ActionError as err:
-                errors.append(str(err))
-        if errors:
-            raise ActionError("; ".join(errors))
+        await self._on_every_node(result, "PYREDIS.FAULT", "HEAL")
 
     async def failover(self, result: ActionResult, request: Mapping[str, Any]) -> None:
         address = self._node_address(request)
@@ -175,15 +194,33 @@ class Actions:
 
     async def trace(self, result: ActionResult, request: Mapping[str, Any]) -> None:
         words = ("ON", "CHANNEL") if request.get("on", True) else ("OFF", "CHANNEL")
-        errors = []
-        for row in self._snapshot().nodes:
-            if row.reachable is not False:
-                try:
-                    await self._call(result, row.dialled, "PYREDIS.TRACE", *words)
-                except ActionError as err:
-                    errors.append(str(err))
-        if errors:
-            raise ActionError("; ".join(errors))
+        await self._on_every_node(result, "PYREDIS.TRACE", *words)
+
+    async def scale(self, result: ActionResult, request: Mapping[str, Any]) -> None:
+        factor = request.get("factor")
+        try:
+            factor_text = format(float(factor), "g")  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            raise ActionError("'factor' must be a number (1: real time, 10: ten times slower)") from None
+        # The node checks the range itself (CONFIG SET's error names it), as from redis-cli.
+        await self._on_every_node(result, "CONFIG", "SET", "cluster-time-scale", factor_text)
+
+    async def freeze(self, result: ActionResult, request: Mapping[str, Any]) -> None:
+        await self._on_every_node(result, "PYREDIS.CLOCK", "FREEZE")
+
+    async def resume(self, result: ActionResult, request: Mapping[str, Any]) -> None:
+        await self._on_every_node(result, "PYREDIS.CLOCK", "RESUME")
+
+    async def advance(self, result: ActionResult, request: Mapping[str, Any]) -> None:
+        milliseconds = _int_arg(request, "ms", DEFAULT_ADVANCE_MS, minimum=1)
+        await self._on_every_node(result, "PYREDIS.CLOCK", "ADVANCE", milliseconds)
+
+    async def step(self, result: ActionResult, request: Mapping[str, Any]) -> None:
+        replies = await self._on_every_node(result, "PYREDIS.CLOCK")
+        holder = oldest_holder((address, clock_fields(reply)) for address, reply in replies)
+        if holder is None:
+            raise ActionError("no node holds a message: freeze the cluster, then advance its time")
+        await self._call(result, holder, "PYREDIS.CLOCK", "STEP")
 
     async def move_slot(self, result: ActionResult, request: Mapping[str, Any]) -> None:
         snapshot = self._snapshot()
@@ -223,6 +260,11 @@ _HANDLERS: dict[str, Callable[[Actions, ActionResult, Mapping[str, Any]], Awaita
     "failover": Actions.failover,
     "move_slot": Actions.move_slot,
     "trace": Actions.trace,
+    "scale": Actions.scale,
+    "freeze": Actions.freeze,
+    "resume": Actions.resume,
+    "advance": Actions.advance,
+    "step": Actions.step,
 }
 
 

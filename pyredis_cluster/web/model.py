@@ -13,9 +13,11 @@ and hands the texts over as one :class:`Observation` per node. From all of them
   (or, if nobody else knows it, by its row of the previous snapshot). PFAIL and FAIL
   are *opinions of other nodes*, so a row lists who holds them
   (``pfail_by``/``fail_by``), and the link state is the number of observers whose
-  link to it is connected. A row keeps two addresses: the one the cluster announces
-  (what clients are told) and the one that answered the view (where the buttons'
-  commands go); they differ behind NAT, or before a node has met anyone.
+  link to it is connected; its clock (mode, scale, held messages) is what it answers
+  to ``PYREDIS.CLOCK``, or nothing if it refuses it. A row keeps two addresses: the
+  one the cluster announces (what clients are told) and the one that answered the view
+  (where the buttons' commands go); they differ behind NAT, or before a node has met
+  anyone.
 * **the addresses that gave no cluster view**, with the error (``problems``).
 * **the owner of each of the 16,384 slots**, resolved the way Redis resolves
   conflicting claims: the claim made with the highest config epoch wins (on a tie, a
@@ -166,6 +168,8 @@ class Observation:
     cluster_info: Mapping[str, str] = field(default_factory=dict)
     replication: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: ``{"mode", "scale", "held"}`` from ``PYREDIS.CLOCK``; None when the node refuses it.
+    clock: Mapping[str, Any] | None = None
 
     @property
     def myself(self) -> NodeLine | None:
@@ -194,6 +198,7 @@ class NodeRow:
     slots: tuple[tuple[int, int], ...]
     migrating: Mapping[int, str]
     importing: Mapping[int, str]
+    clock: Mapping[str, Any] | None = None  # the node's own PYREDIS.CLOCK, when it answers it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -215,6 +220,7 @@ class NodeRow:
             "slot_count": sum(last - first + 1 for first, last in self.slots),
             "migrating": {str(slot): target for slot, target in sorted(self.migrating.items())},
             "importing": {str(slot): source for slot, source in sorted(self.importing.items())},
+            "clock": dict(self.clock) if self.clock is not None else None,
         }
 
 
@@ -327,12 +333,13 @@ def build_snapshot(observations: Iterable[Observation], previous: Snapshot | Non
             slots=line.slots,
             migrating=dict(line.migrating) if obs else {},
             importing=dict(line.importing) if obs else {},
+            clock=obs.clock if obs else None,
         ))  # fmt: skip
     silent = {obs.address for obs in observations if not obs.reachable}
     known = own.keys() | hearsay.keys()
     stale = [row for row in (previous.nodes if previous else ()) if row.id not in known and row.dialled in silent]
     rows += [replace(row, reachable=False, pfail_by=(), fail_by=(), current_epoch=None,
-                                 cluster_state=None, links_up=0, links_total=0, repl_offset=None)
+                                 cluster_state=None, links_up=0, links_total=0, repl_offset=None, clock=None)
              for row in stale]  # fmt: skip
     claims = [(line, True) for line, _ in own.values()]
     claims += [(line, False) for lines in hearsay.values() for line, _ in lines]

@@ -16,7 +16,9 @@ get their own poller; an address that no answering node lists any more, and that
 does not answer itself, is dropped (a node that was forgotten).
 
 **Polling** runs one task per address, each on its own rhythm: one pipelined round
-trip (``CLUSTER NODES``, ``CLUSTER INFO``, ``INFO replication``) bounded by
+trip (``CLUSTER NODES``, ``CLUSTER INFO``, ``INFO replication``, and ``PYREDIS.CLOCK``
+for the clock column, whose refusal by a node without test commands just leaves the
+column empty) bounded by
 ``timeout``, then a pause of ``interval``. A paused or dead node therefore only
 delays its own row: after ``timeout`` it is recorded as unreachable while the
 others keep updating. :meth:`ClusterLinks.observations` is the latest answer of each
@@ -40,6 +42,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from ..clocktool import clock_fields
 from ..cluster.trace import TRACE_CHANNEL
 from .model import Observation, parse_cluster_nodes, parse_info
 
@@ -51,6 +54,15 @@ def text(reply: Any) -> str:
     if isinstance(reply, bytes):
         return reply.decode("utf-8", "replace")
     return str(reply)
+
+
+def _clock_summary(reply: Any) -> dict[str, Any] | None:
+    """The page's part of a ``PYREDIS.CLOCK`` reply: mode, scale, held messages."""
+    try:
+        fields = clock_fields(reply)
+        return {"mode": text(fields["mode"]), "scale": text(fields["scale"]), "held": int(fields["held"])}
+    except (KeyError, TypeError, ValueError):  # not the reply we know: show nothing rather than fail the poll
+        return None
 
 
 def address_of(host: str, port: int) -> str:
@@ -147,7 +159,11 @@ class ClusterLinks:
                 pipe.execute_command("CLUSTER", "NODES")
                 pipe.execute_command("CLUSTER", "INFO")
                 pipe.execute_command("INFO", "replication")
-                nodes, info, replication = await pipe.execute(raise_on_error=True)
+                pipe.execute_command("PYREDIS.CLOCK")
+                nodes, info, replication, clock = await pipe.execute(raise_on_error=False)
+            for reply in (nodes, info, replication):
+                if isinstance(reply, Exception):
+                    raise reply
         except TimeoutError:  # asyncio's (paused, or too busy): its message is empty
             return Observation(address=address, reachable=False, error=f"no answer within {self.timeout:g} s")
         except (RedisError, OSError) as err:
@@ -158,6 +174,8 @@ class ClusterLinks:
             nodes=tuple(parse_cluster_nodes(text(nodes))),
             cluster_info=parse_info(text(info)),
             replication=replication if isinstance(replication, dict) else parse_info(text(replication)),
+            # Refused without enable-test-commands (and unknown to redis-server): no clock shown.
+            clock=None if isinstance(clock, Exception) else _clock_summary(clock),
         )
 
     async def _poll_forever(self, address: str) -> None:

@@ -83,3 +83,14 @@ def test_bad_values_are_refused_before_anything_is_sent(capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         clocktool.main(["--port", "1", "step", "two"])
     assert "takes a whole number" in capsys.readouterr().err
+
+
+def test_oldest_holder_picks_the_earliest_arrival_first_on_a_tie_and_none_when_nothing_is_held() -> None:
+    # The choice both the tool's ``step`` and the live view's step button make.
+    assert clocktool.oldest_holder([("a", {"oldest-held-arrival-ms": None}), ("b", {})]) is None
+    assert clocktool.oldest_holder([]) is None
+    clocks = [("a", {"oldest-held-arrival-ms": 1700}), ("b", {"oldest-held-arrival-ms": 1500}),
+              ("c", {"oldest-held-arrival-ms": None}), ("d", {"oldest-held-arrival-ms": 1500})]  # fmt: skip
+    assert clocktool.oldest_holder(clocks) == "b"
+    assert clocktool.clock_fields([b"mode", b"frozen", b"held", 2]) == {"mode": b"frozen", "held": 2}
+    assert clocktool.clock_fields({b"mode": b"running"}) == {"mode": b"running"}

@@ -166,6 +166,25 @@ async def test_manual_failover_button_with_an_option(script_errors: list[str], b
         await page.wait_for_selector(f'tr[data-node-id="{node_id(replica)}"][data-role="primary"]')
         assert replica.cluster.state.myself.is_primary  # type: ignore[union-attr]
 
+        # Step mode from the clock controls: freeze, let a second of protocol time run (the
+        # crons' PINGs are held, the clock column counts them), deliver the oldest one.
+        await page.click("#clock-freeze")
+        await page.wait_for_selector('#action-result.ok:has-text("freeze")')
+        await page.wait_for_function("() => [...document.querySelectorAll('#nodes tbody td.clock')]"
+                                     ".every((cell) => cell.textContent.startsWith('frozen'))")  # fmt: skip
+        await page.fill("#clock-advance-ms", "1000")
+        await page.click("#clock-advance")
+        await page.wait_for_selector('#action-result.ok:has-text("advance 1000 ms")')
+        await page.wait_for_selector('#nodes td.clock:has-text("held")')
+        await page.click("#clock-step")
+        await page.wait_for_selector('#action-result.ok:has-text("step")')
+        delivered = page.locator('#timeline li[data-source="action"]:has-text("PYREDIS.CLOCK STEP: #")')
+        await delivered.wait_for()
+        assert " from " in await delivered.inner_text()  # "#3 PING from <id> (link 5)"
+        await page.click("#clock-resume")
+        await page.wait_for_selector('#action-result.ok:has-text("resume")')
+        assert all(not node.cluster.bus.clock.frozen for node in cluster.nodes)  # type: ignore[union-attr]
+
 
 async def test_a_refused_button_shows_the_nodes_error(script_errors: list[str], browser: Browser) -> None:
     async with start_cluster(3, 0) as cluster, serve_view([("127.0.0.1", cluster.nodes[0].port)]) as url:

@@ -257,6 +257,10 @@ async def test_refused_faults_show_the_nodes_error_and_kill_falls_back_to_shutdo
             target = node_id(cluster.nodes[1])
             paused = await view.action(action="pause", node=target)
             assert not paused["ok"] and errors.TEST_COMMANDS_DISABLED.removeprefix("ERR ") in paused["error"]
+            # The clock is a test command too: refused with the node's error, no clock column.
+            frozen = await view.action(action="freeze")
+            assert not frozen["ok"] and errors.CLOCK_TEST_COMMANDS_DISABLED.removeprefix("ERR ") in frozen["error"]
+            assert all(row["clock"] is None for row in (await view.state())["snapshot"]["nodes"])
             killed = await view.action(action="kill", node=target)
             assert killed["ok"], killed
             assert "(error)" in killed["steps"][0] and "SHUTDOWN NOSAVE" in killed["steps"][1]
@@ -338,3 +342,99 @@ async def test_a_real_redis_server_is_shown_and_kill_falls_back_to_shutdown_nosa
             await view.wait_entry("node_unreachable", f"127.0.0.1:{port}")
             with pytest.raises(OSError):
                 socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+# ----------------------------------------------------------------------------
+# The clock buttons: slow motion and step mode (clocktool.py's actions, from the page)
+# ----------------------------------------------------------------------------
+@pytest.fixture
+async def clock_cluster() -> AsyncIterator[LocalCluster]:
+    # Default node timeout (5 s): advancing frozen time a second must not fail anyone.
+    async with start_cluster(3, 0, enable_test_commands=True) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+async def clock_view(clock_cluster: LocalCluster) -> AsyncIterator[ViewClient]:
+    async for client in viewed(clock_cluster):
+        yield client
+
+
+def held_seqs(node: Node) -> list[int]:
+    """The sequence numbers of the messages ``node``'s bus holds, oldest first (from the core side)."""
+    assert node.cluster is not None and node.cluster.bus is not None
+    return [held.seq for held in node.cluster.bus.held]
+
+
+async def test_scale_button_reaches_every_node_and_the_clock_column_shows_it(clock_cluster: LocalCluster,
+                                                                              clock_view: ViewClient) -> None:  # fmt: skip
+    view = clock_view
+    await view.wait_nodes(3)
+    result = await view.action(action="scale", factor=10)
+    assert result["ok"], result
+    assert len(result["steps"]) == 3 and all("CONFIG SET cluster-time-scale 10: OK" in s for s in result["steps"])
+    assert all(node.cluster.bus.clock.scale == 10 for node in clock_cluster.nodes)  # type: ignore[union-attr]
+
+    async def shown_scaled() -> bool:
+        rows = (await view.state())["snapshot"]["nodes"]
+        return all(row["clock"] == {"mode": "running", "scale": "10", "held": 0} for row in rows)
+
+    await eventually(shown_scaled, "every row's clock to show scale 10")
+    refused = await view.action(action="scale", factor="slow")
+    assert not refused["ok"] and "'factor' must be a number" in refused["error"]
+    assert (await view.action(action="scale", factor=1))["ok"]
+    assert all(node.cluster.bus.clock.scale == 1 for node in clock_cluster.nodes)  # type: ignore[union-attr]
+
+
+async def test_freeze_advance_step_delivers_the_clusters_oldest_held_message_then_resume(
+        clock_cluster: LocalCluster, clock_view: ViewClient) -> None:  # fmt: skip
+    view = clock_view
+    nodes = clock_cluster.nodes
+    buses = {node.port: node.cluster.bus for node in nodes}  # type: ignore[union-attr]
+    await view.wait_nodes(3)
+    assert "no node holds a message" in (await view.action(action="step"))["error"]  # running: nothing held
+    frozen = await view.action(action="freeze")
+    assert frozen["ok"], frozen
+    assert all(bus.clock.frozen for bus in buses.values())
+
+    async def shown_frozen() -> bool:
+        return all(row["clock"] and row["clock"]["mode"] == "frozen"
+                   for row in (await view.state())["snapshot"]["nodes"])  # fmt: skip
+
+    await eventually(shown_frozen, "every row's clock to show frozen")
+    # Frozen time sends nothing; a second of it runs the crons, whose PINGs the others hold.
+    advanced = await view.action(action="advance", ms=1000)
+    assert advanced["ok"] and len(advanced["steps"]) == 3, advanced
+    assert all("PYREDIS.CLOCK ADVANCE 1000: " in step for step in advanced["steps"])
+    seen_held = [-1]
+
+    async def held_and_settled() -> bool:
+        # Some message held, and no new one arrived since the last look (PINGs still in
+        # flight could otherwise arrive in the same millisecond as the oldest one).
+        total = sum(len(bus.held) for bus in buses.values())
+        settled, seen_held[0] = total == seen_held[0], total
+        return total > 0 and settled
+
+    await eventually(held_and_settled, "held bus messages, none still arriving")
+
+    before = {port: held_seqs(node) for port, node in zip(buses, nodes, strict=True)}
+    heads = {port: (int(bus.held[0].arrived_ms), bus.held[0].describe()) for port, bus in buses.items() if bus.held}
+    oldest_ms = min(arrived for arrived, _ in heads.values())
+    stepped = await view.action(action="step")
+    assert stepped["ok"], stepped
+    delivering = stepped["steps"][-1]
+    assert "PYREDIS.CLOCK STEP: " in delivering
+    port = int(delivering.split(" ", 1)[0].rsplit(":", 1)[1])
+    assert heads[port][0] == oldest_ms  # the node holding the cluster's oldest message...
+    assert delivering.endswith(f"PYREDIS.CLOCK STEP: {heads[port][1]}")  # ...delivered its head
+    for other, node in zip(buses, nodes, strict=True):
+        # Exactly one message left a queue; later arrivals may only have joined at the end.
+        kept = before[other][1:] if other == port else before[other]
+        assert held_seqs(node)[: len(kept)] == kept
+    timeline = [entry["text"] for entry in (await view.state())["timeline"]]
+    assert delivering in timeline
+
+    resumed = await view.action(action="resume")
+    assert resumed["ok"], resumed
+    assert all(not bus.clock.frozen and not bus.held for bus in buses.values())
+    await clock_cluster.wait_until_ok()

@@ -109,7 +109,17 @@ function nodeRow(row) {
     element("td", { class: "num", text: `${row.links_up}/${row.links_total}` }),
     element("td", { class: "num", text: row.repl_offset ?? "–" }),
     element("td", { text: row.cluster_state ?? "–" }),
+    clockCell(row.clock),
     actions);
+}
+
+// The node's PYREDIS.CLOCK: empty when it refuses the command (test commands off).
+function clockCell(clock) {
+  if (!clock) return element("td", { class: "clock" });
+  const scale = clock.scale === "1" ? "" : ` ×${clock.scale}`;
+  const held = clock.held ? ` · ${clock.held} held` : "";
+  return element("td", { class: `clock mode-${clock.mode}`, text: `${clock.mode}${scale}${held}`,
+    title: `mode ${clock.mode}, scale ${clock.scale}, ${clock.held} bus message(s) held` });
 }
 
 function actionButton(action, row, label, title, extraClass = "") {
@@ -226,6 +236,17 @@ async function sendAction(request, label) {
 $("#heal").addEventListener("click", () => sendAction({ action: "heal" }, "heal"));
 $("#trace-on").addEventListener("click", () => sendAction({ action: "trace", on: true }, "trace on"));
 $("#trace-off").addEventListener("click", () => sendAction({ action: "trace", on: false }, "trace off"));
+$("#clock-scale-set").addEventListener("click", () => {
+  const factor = Number($("#clock-scale").value);
+  sendAction({ action: "scale", factor }, `scale ${factor}`);
+});
+$("#clock-freeze").addEventListener("click", () => sendAction({ action: "freeze" }, "freeze"));
+$("#clock-resume").addEventListener("click", () => sendAction({ action: "resume" }, "resume"));
+$("#clock-advance").addEventListener("click", () => {
+  const ms = Number($("#clock-advance-ms").value);
+  sendAction({ action: "advance", ms }, `advance ${ms} ms`);
+});
+$("#clock-step").addEventListener("click", () => sendAction({ action: "step" }, "step"));
 $("#move-slot").addEventListener("submit", (event) => {
   event.preventDefault();
   const slot = Number($("#move-slot-number").value);
