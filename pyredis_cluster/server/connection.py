@@ -30,10 +30,11 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from ..protocol.encoder import encode
 from ..protocol.fast_parser import make_request_parser
 from ..protocol.parser import ProtocolError
 from . import errors
-from .client import Blocked, Client
+from .client import Blocked, Client, ReplyMode
 from .dispatch import process_command
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ class ClientConnection(asyncio.Protocol):
         self._closing = False
         self._paused_reading = False
         self._resume_scheduled = False
+        #: ``self._sink`` bound once, so _process can tell by identity that the client
+        #: still writes to us (a test double may wrap ``client.sink``, testing/faults.py)
+        self._own_sink = self._sink
 
     # -- asyncio callbacks ---------------------------------------------------------------
 
@@ -82,7 +86,7 @@ class ClientConnection(asyncio.Protocol):
             transport.write(b"-" + errors.PROTECTED_MODE_DENIED.encode() + b"\r\n")
             transport.close()
             return
-        client = node.new_client(self._sink)
+        client = node.new_client(self._own_sink)
         client.addr = _format_addr(peer)
         client.laddr = _format_addr(sock)
         sock_obj = transport.get_extra_info("socket")
@@ -147,6 +151,9 @@ class ClientConnection(asyncio.Protocol):
         self._out = out
         self._out_size = 0
         served = 0
+        own_sink = self._own_sink
+        authenticated = client.authenticated
+        parser.authenticated = authenticated
         try:
             while not self._closing and client.blocked is None and not client.paused:
                 try:
@@ -161,8 +168,19 @@ class ClientConnection(asyncio.Protocol):
                     break
                 reply = process_command(client, args)
                 if type(reply) is not Blocked:
-                    client.reply(reply)
-                parser.authenticated = client.authenticated
+                    if client.reply_mode is ReplyMode.ON and client.sink is own_sink:
+                        # Client.reply inlined for the common case: with replies ON it
+                        # encodes and calls the sink, and our sink appends to ``out``
+                        # (self._out is ``out`` for the whole batch).
+                        data = encode(reply, client.resp)
+                        out.append(data)
+                        self._out_size += len(data)
+                    else:
+                        client.reply(reply)
+                if client.authenticated is not authenticated:  # AUTH, HELLO AUTH, RESET
+                    # Only on a change: the parser's flag is a property (a call), and
+                    # nothing but this loop and connection_made sets it.
+                    authenticated = parser.authenticated = client.authenticated
                 if client.close_after_reply:
                     break
                 served += 1
