@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import time
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.encoder import QUEUED, ErrorReply
@@ -87,7 +88,12 @@ def process_command(c: Client, args: list[bytes]) -> Any:
 
 def _process_command(c: Client, args: list[bytes]) -> Any:
     node = c.node
-    spec = resolve(args)
+    spec = lookup(args[0])
+    # resolve() inlined for the common case, a known command without subcommands and
+    # with the right arity (the same test resolve makes); anything else goes through
+    # resolve() itself, which gives the error or finds the subcommand.
+    if spec is None or spec.subcommands or (spec.arity > 0 and len(args) != spec.arity) or len(args) < -spec.arity:
+        spec = resolve(args)
     if type(spec) is ErrorReply:
         extension = find_extension(args[0])  # PYREDIS.* commands, outside the table (extensions.py)
         if extension is not None:
@@ -200,8 +206,9 @@ def _spec_for_stats(args: list[bytes]) -> CommandSpec | None:
 def call(c: Client, spec: CommandSpec, args: list[bytes]) -> Any:
     """Execute a resolved command (Redis's ``call()``): used by the pipeline and by EXEC."""
     node = c.node
+    keyspace = node.keyspace
     if not c.in_exec:
-        node.keyspace.now_ms = int(time.time() * 1000)
+        keyspace.now_ms = int(time.time() * 1000)
     # A blocked client's command re-run because its keys became ready: Redis counts
     # the call and shows it to MONITOR once, when it first ran.
     reprocessing = c.blocked is not None
@@ -209,7 +216,7 @@ def call(c: Client, spec: CommandSpec, args: list[bytes]) -> Any:
     if feed is not None:
         dirty_before = node.dirty
         feed.enter()
-    started = time.perf_counter()
+    started = perf_counter()
     try:
         reply = spec.handler(c, args)  # type: ignore[misc]
     except errors.CommandError as err:
@@ -220,15 +227,16 @@ def call(c: Client, spec: CommandSpec, args: list[bytes]) -> Any:
     if feed is not None:
         feed.leave(c, spec, args, reply, node.dirty > dirty_before)
     if not reprocessing:
-        node.stats.record_call(spec, time.perf_counter() - started, reply)
+        node.stats.record_call(spec, perf_counter() - started, reply)
         # After running, as Redis 7.0 does: MULTI/EXEC show in order, SELECT shows its new db.
         if node.monitors and "skip_monitor" not in spec.flags and "admin" not in spec.flags:
             node.feed_monitors(c, args)
     elif type(reply) is ErrorReply:
         node.stats.record_failed(spec, reply)
     c.last_command = spec.name
+    # The handler may have changed in_exec/in_multi/blocked (EXEC, MULTI): read them again.
     if type(reply) is Blocked and (c.in_exec or c.in_multi):
         return reply.timeout_reply
-    if node.keyspace.ready_keys and not c.in_exec and c.blocked is None:
+    if keyspace.ready_keys and not c.in_exec and c.blocked is None:
         node.blocking.serve_ready_keys()
     return reply
