@@ -37,11 +37,16 @@ try:
 except ImportError:  # the reference parser is always there
     hiredis = None
 
-#: A line that hiredis could read as something other than a bulk string in a request,
-#: or an array count of 100000 or more anywhere: hiredis allocates a list of that
-#: size as soon as it reads the count, so '*2000000000' would make it try to allocate
-#: 16 GB (a request that big goes to the reference parser, which refuses or waits).
-_UNSAFE_LINE = re.compile(rb"\r\n[+=~>%|]|\*[0-9]{6}")
+#: A line that hiredis could read as something other than a bulk string in a request
+#: (_UNSAFE_TYPE_LINE), or an array count of 100000 or more anywhere (_HUGE_COUNT):
+#: hiredis allocates a list of that size as soon as it reads the count, so
+#: '*2000000000' would make it try to allocate 16 GB (a request that big goes to the
+#: reference parser, which refuses or waits). Two patterns searched one after the
+#: other, not one alternation: each starts with a literal the regex engine finds with
+#: a fast scan, whereas an alternation is tried at every byte (3x slower on a
+#: pipeline of small requests); "either matches" is exactly "the alternation matches".
+_UNSAFE_TYPE_LINE = re.compile(rb"\r\n[+=~>%|]")
+_HUGE_COUNT = re.compile(rb"\*[0-9]{6}")
 
 
 def make_request_parser(
@@ -104,7 +109,8 @@ class FastRequestParser:
             or slow.has_partial_request()
             or data[:1] != b"*"
             or len(data) >= slow.max_bulk_len
-            or _UNSAFE_LINE.search(data) is not None
+            or _UNSAFE_TYPE_LINE.search(data) is not None
+            or _HUGE_COUNT.search(data) is not None
         ):
             slow.feed(data)
             return
@@ -142,7 +148,7 @@ class FastRequestParser:
                 # let the reference parser buffer it and enforce the limits as it grows.
                 slow.feed(self._pending)
                 self._pending = b""
-        self._ready.extend(command for command in parsed if command)  # '*0' is skipped, as Redis does
+        self._ready.extend(filter(None, parsed))  # '*0' (an empty list) is skipped, as Redis does
 
     def _refused_so_far(self, partial: bytes) -> bool:
         """True if the reference parser would not simply wait for the rest of ``partial``."""
