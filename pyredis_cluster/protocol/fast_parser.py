@@ -69,12 +69,18 @@ def _encoded_size(command: list[bytes]) -> int:
 class FastRequestParser:
     """Same interface as :class:`RequestParser`; hiredis on the common path."""
 
-    __slots__ = ("_slow", "_ready", "_pending")
+    __slots__ = ("_slow", "_slow_fed", "_ready", "_pending", "_reader")
 
     def __init__(self, max_bulk_len: int = DEFAULT_PROTO_MAX_BULK_LEN, authenticated: bool = True) -> None:
         self._slow = RequestParser(max_bulk_len, authenticated)
+        #: False while the reference parser holds no byte (so it would answer None and
+        #: has no partial request): lets the hiredis path skip asking it, once per read.
+        self._slow_fed = False
         self._ready: deque[list[bytes]] = deque()
         self._pending = b""  # the start of a request cut at the end of the last read
+        #: A hiredis reader known to be empty (it ended the last read at a request
+        #: boundary), reused rather than made again for every read; None otherwise.
+        self._reader: hiredis.Reader | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -94,10 +100,14 @@ class FastRequestParser:
 
     @property
     def buffered(self) -> int:
-        return len(self._pending) + self._slow.buffered
+        return len(self._pending) + (self._slow.buffered if self._slow_fed else 0)
 
     def has_partial_request(self) -> bool:
-        return bool(self._pending or self._ready) or self._slow.has_partial_request()
+        return bool(self._pending or self._ready) or (self._slow_fed and self._slow.has_partial_request())
+
+    def _feed_slow(self, data: bytes) -> None:
+        self._slow_fed = True
+        self._slow.feed(data)
 
     def feed(self, data: bytes) -> None:
         if self._pending:
@@ -106,15 +116,16 @@ class FastRequestParser:
         slow = self._slow
         if (
             not slow.authenticated
-            or slow.has_partial_request()
+            or (self._slow_fed and slow.has_partial_request())
             or data[:1] != b"*"
             or len(data) >= slow.max_bulk_len
             or _UNSAFE_TYPE_LINE.search(data) is not None
             or _HUGE_COUNT.search(data) is not None
         ):
-            slow.feed(data)
+            self._feed_slow(data)
             return
-        reader = hiredis.Reader()
+        reader = self._reader or hiredis.Reader()
+        self._reader = None  # until it is known to be empty again
         reader.feed(data)
         parsed: list[list[bytes]] = []
         try:
@@ -126,7 +137,7 @@ class FastRequestParser:
                         raise ValueError
                 parsed.append(command)
         except (ValueError, hiredis.ProtocolError):
-            slow.feed(data)
+            self._feed_slow(data)
             return
         # Did the bytes end exactly after a request? hiredis keeps a half-read request
         # inside itself and has_data() cannot tell, so ask it: an empty request fed now
@@ -137,7 +148,9 @@ class FastRequestParser:
             at_boundary = reader.gets() == []
         except hiredis.ProtocolError:
             at_boundary = False
-        if not at_boundary:
+        if at_boundary:
+            self._reader = reader  # it has read everything it was given, the probe too
+        else:
             # Rare: a request was cut by the read. Count what the complete ones used;
             # the rest is kept for the next read.
             consumed = sum(_encoded_size(command) for command in parsed)
@@ -146,7 +159,7 @@ class FastRequestParser:
                 # A big request in flight, or one whose start Redis already refuses
                 # (hiredis waits for '*3000000000' to complete, Redis answers at once):
                 # let the reference parser buffer it and enforce the limits as it grows.
-                slow.feed(self._pending)
+                self._feed_slow(self._pending)
                 self._pending = b""
         self._ready.extend(filter(None, parsed))  # '*0' (an empty list) is skipped, as Redis does
 
@@ -162,4 +175,9 @@ class FastRequestParser:
     def next_command(self) -> list[bytes] | None:
         if self._ready:
             return self._ready.popleft()
-        return self._slow.next_command()
+        if not self._slow_fed:
+            return None  # what the reference parser answers when it holds nothing
+        command = self._slow.next_command()
+        if command is None and not self._slow.has_partial_request():
+            self._slow_fed = False  # it consumed (and let go of) every byte it was fed
+        return command
