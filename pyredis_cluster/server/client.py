@@ -31,6 +31,11 @@ class ReplyMode(enum.Enum):
     SKIP_NEXT = "skip_next"  # set by CLIENT REPLY SKIP itself, becomes SKIP after it
 
 
+#: ReplyMode.ON as a module global: reading an Enum member through its class costs
+#: several times a global lookup, and every reply checks it.
+_REPLIES_ON = ReplyMode.ON
+
+
 class Blocked:
     """Returned by a handler that must wait for keys (BLPOP...).
 
@@ -111,7 +116,7 @@ class Client:
     def reply(self, value: Any) -> None:
         """Send a command's reply, honouring CLIENT REPLY OFF/SKIP."""
         mode = self.reply_mode
-        if mode is ReplyMode.ON:
+        if mode is _REPLIES_ON:
             self.sink(encode(value, self.resp))
         elif mode is ReplyMode.SKIP:
             self.reply_mode = ReplyMode.ON

@@ -46,6 +46,9 @@ log = logging.getLogger("pyredis_cluster")
 MAX_COMMANDS_PER_TURN = 1000
 #: Replies gathered in a batch beyond which they are written at once (back pressure).
 OUTPUT_FLUSH_BYTES = 256 * 1024
+#: ReplyMode.ON as a module global: reading an Enum member through its class costs
+#: several times a global lookup, and the reply path does it once per command.
+_REPLIES_ON = ReplyMode.ON
 
 
 def _is_loopback(host: str) -> bool:
@@ -57,7 +60,8 @@ class ClientConnection(asyncio.Protocol):
         self.node = node
         self.transport: asyncio.Transport | None = None
         self.client: Client | None = None
-        self.parser = make_request_parser(node.config.proto_max_bulk_len)
+        self._max_bulk_len = node.config.proto_max_bulk_len  # what the parser was last given
+        self.parser = make_request_parser(self._max_bulk_len)
         self._out: list[bytes] | None = None  # replies gathered during a batch
         self._out_size = 0  # bytes in _out
         self._closing = False
@@ -66,6 +70,7 @@ class ClientConnection(asyncio.Protocol):
         #: ``self._sink`` bound once, so _process can tell by identity that the client
         #: still writes to us (a test double may wrap ``client.sink``, testing/faults.py)
         self._own_sink = self._sink
+        self._parser_authenticated = True  # what the parser's authenticated flag was last set to
 
     # -- asyncio callbacks ---------------------------------------------------------------
 
@@ -94,7 +99,7 @@ class ClientConnection(asyncio.Protocol):
         client.on_unblocked = self._on_unblocked
         client.on_close = self.close
         client.output_buffered = lambda: transport.get_write_buffer_size()  # type: ignore[attr-defined]
-        self.parser.authenticated = client.authenticated
+        self.parser.authenticated = self._parser_authenticated = client.authenticated
         self.client = client
         if node.config.tcp_keepalive and sock_obj is not None:
             _set_keepalive(sock_obj, node.config.tcp_keepalive)
@@ -103,13 +108,19 @@ class ClientConnection(asyncio.Protocol):
         client = self.client
         if client is None or self._closing:
             return
-        self.node.stats.net_input_bytes += len(data)
-        self.node.stats.total_reads_processed += 1
+        node = self.node
+        stats = node.stats
+        stats.net_input_bytes += len(data)
+        stats.total_reads_processed += 1
         client.last_interaction = time.time()  # CLIENT LIST idle=, and the idle timeout
+        config = node.config
+        parser = self.parser
         # Redis reads proto-max-bulk-len live: CONFIG SET applies to open connections too.
-        self.parser.max_bulk_len = self.node.config.proto_max_bulk_len
-        self.parser.feed(data)
-        if self.parser.buffered > self.node.config.client_query_buffer_limit:
+        # The parser's limit is a property (a call): set it only when the option changed.
+        if config.proto_max_bulk_len != self._max_bulk_len:
+            self._max_bulk_len = parser.max_bulk_len = config.proto_max_bulk_len
+        parser.feed(data)
+        if parser.buffered > config.client_query_buffer_limit:
             log.warning("Closing client that reached max query buffer length: id=%d addr=%s", client.id, client.addr)
             self.close()
             return
@@ -152,8 +163,7 @@ class ClientConnection(asyncio.Protocol):
         self._out_size = 0
         served = 0
         own_sink = self._own_sink
-        authenticated = client.authenticated
-        parser.authenticated = authenticated
+        authenticated = self._parser_authenticated
         try:
             while not self._closing and client.blocked is None and not client.paused:
                 try:
@@ -168,7 +178,7 @@ class ClientConnection(asyncio.Protocol):
                     break
                 reply = process_command(client, args)
                 if type(reply) is not Blocked:
-                    if client.reply_mode is ReplyMode.ON and client.sink is own_sink:
+                    if client.reply_mode is _REPLIES_ON and client.sink is own_sink:
                         # Client.reply inlined for the common case: with replies ON it
                         # encodes and calls the sink, and our sink appends to ``out``
                         # (self._out is ``out`` for the whole batch).
@@ -180,7 +190,7 @@ class ClientConnection(asyncio.Protocol):
                 if client.authenticated is not authenticated:  # AUTH, HELLO AUTH, RESET
                     # Only on a change: the parser's flag is a property (a call), and
                     # nothing but this loop and connection_made sets it.
-                    authenticated = parser.authenticated = client.authenticated
+                    authenticated = self._parser_authenticated = parser.authenticated = client.authenticated
                 if client.close_after_reply:
                     break
                 served += 1
