@@ -109,8 +109,9 @@ def test_our_replica_of_our_primary_full_sync_stream_and_partial_resync() -> Non
         assert _reads(replica.port, reads) == _reads(primary.port, reads)
         with RawClient(primary.port) as client:
             client.call("SELECT", "3")
-            time.sleep(0.01)  # let the 1 ms TTL pass: the primary's lazy expiry sends a DEL
-            assert client.call("GET", "gone") is None
+            # Once the 1 ms TTL has passed, GET's lazy expiry (or the active cycle) deletes
+            # the key, and the primary sends the replica a DEL.
+            wait_until(lambda: client.call("GET", "gone") is None, what="the 1 ms TTL to pass")
         wait_until(lambda: _synced(primary.port, replica.port))
         assert b"gone" not in replica.keyspace[3].data  # deleted by the DEL, not just hidden
 
