@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -26,6 +27,7 @@ from redis.retry import Retry
 from pyredis_cluster.cluster.slots import key_hash_slot
 from pyredis_cluster.server.node import Node
 from pyredis_cluster.testing import LocalCluster, ThreadedCluster
+from tests import support
 from tests.support import RawClient
 
 pytest_plugins = ["pyredis_cluster.testing.pytest_plugin"]
@@ -245,12 +247,9 @@ def set_or_cluster_down(client: RedisCluster, key: str, value: str) -> bool:
         return False
 
 
-def wait_until(predicate: Callable[[], bool]) -> None:
+def wait_until(predicate: Callable[[], Any]) -> Any:
     """Poll a check made from this thread (the nodes run on their own loop)."""
-    deadline = time.monotonic() + DEADLINE
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        time.sleep(0.01)
+    return support.wait_until(predicate, timeout=DEADLINE, interval=0.01)
 
 
 async def test_async_failover_mid_pipeline(redis_cluster_async: LocalCluster, async_client: AsyncRedisCluster) -> None:

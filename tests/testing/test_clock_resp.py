@@ -17,6 +17,7 @@ import pytest
 from pyredis_cluster.server import errors
 from pyredis_cluster.testing import ThreadedCluster, cluster_in_thread
 from pyredis_cluster.testing.faults import node_id
+from tests import support
 from tests.support import RawClient
 
 NODE_TIMEOUT = 300
@@ -31,11 +32,8 @@ def cluster() -> Iterator[ThreadedCluster]:
 
 
 def wait_until(predicate: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        time.sleep(0.005)
-    return result
+    """Poll a check made from this thread (the nodes run on their own loop)."""
+    return support.wait_until(predicate, timeout=DEADLINE, interval=0.005)
 
 
 def show(client: RawClient) -> dict[bytes, Any]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from pyredis_cluster.cluster.slots import key_hash_slot
 from pyredis_cluster.testing import ThreadedCluster, cluster_in_thread
 from pyredis_cluster.testing.faults import FaultTimeout, node_id
+from tests import support
 from tests.support import RawClient
 
 NODE_TIMEOUT = 300
@@ -40,12 +42,9 @@ def flags_in_cluster_nodes(observer_port: int, subject_id: str) -> set[str]:
     raise AssertionError(f"{subject_id} not in CLUSTER NODES of {observer_port}")
 
 
-def wait_until(predicate: Callable[[], bool]) -> None:
-    """Poll a check made over RESP from this thread (never on the nodes' loop)."""
-    deadline = time.monotonic() + DEADLINE
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        time.sleep(0.005)
+def wait_until(predicate: Callable[[], Any]) -> Any:
+    """Poll a check made from this thread (the nodes run on their own loop)."""
+    return support.wait_until(predicate, timeout=DEADLINE, interval=0.005)
 
 
 def refuses_connections(port: int) -> bool:
