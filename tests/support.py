@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -11,6 +12,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+
+import redis.asyncio
 
 from pyredis_cluster.protocol.reply_parser import NEED_DATA, ReplyParser
 
@@ -161,3 +164,32 @@ def real_redis_server(*extra: str) -> Iterator[int]:
 
 def python_module_cmd(*args: str) -> list[str]:
     return [os.environ.get("PYTHON", "python3"), "-m", "pyredis_cluster", *args]
+
+
+def refuses_connections(port: int) -> bool:
+    """Nothing listens on ``port`` of the loopback (a closed node's port)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+async def async_command(port: int, *args: str) -> Any:
+    """One command over redis-py's asyncio client (decoded replies), on a fresh connection."""
+    client = redis.asyncio.Redis(port=port, decode_responses=True)
+    try:
+        return await client.execute_command(*args)
+    finally:
+        await client.aclose()
+
+
+async def async_raw_reply(port: int, request: bytes, timeout: float = 10.0) -> bytes:
+    """The exact bytes of a one-line reply (redis-py would reword a MOVED error)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        return await asyncio.wait_for(reader.readline(), timeout)
+    finally:
+        writer.close()
+        await writer.wait_closed()

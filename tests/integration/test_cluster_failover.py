@@ -27,7 +27,14 @@ from pyredis_cluster.testing import start_cluster
 from pyredis_cluster.testing.harness import LocalCluster
 from pyredis_cluster.testing.threaded import make_config
 from tests.cluster_procs import cluster_nodes, create_cluster, node_flags, redis_cli, wait, wait_cluster_ok
-from tests.support import RawClient, encode_command, free_port, real_redis_server
+from tests.support import (
+    RawClient,
+    async_command,
+    async_raw_reply,
+    encode_command,
+    free_port,
+    real_redis_server,
+)
 
 NODE_TIMEOUT_MS = 500
 #: Generous: elections wait 500-999 ms + rank on purpose, and the test box is busy.
@@ -46,25 +53,6 @@ def myid(node: Node) -> str:
 def owned_slots(node: Node) -> set[int]:
     state = core(node)
     return {slot for slot in range(16384) if state.owner_of(slot) is state.myself}
-
-
-async def command(port: int, *args: str) -> Any:
-    client = redis.asyncio.Redis(port=port, decode_responses=True)
-    try:
-        return await client.execute_command(*args)
-    finally:
-        await client.aclose()
-
-
-async def raw_reply(port: int, request: bytes) -> bytes:
-    """The exact bytes of a one-line reply (redis-py rewords errors)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        return await asyncio.wait_for(reader.readline(), DEADLINE_SECONDS)
-    finally:
-        writer.close()
-        await writer.wait_closed()
 
 
 def nodes_rows(text: str) -> dict[str, list[str]]:
@@ -105,10 +93,10 @@ class EventLog:
 async def sees_new_topology(observer: Node, winner: Node, loser: Node, slots: set[int]) -> bool:
     """``observer`` (over RESP) says the cluster is ok, ``winner`` is a master serving
     ``slots`` and ``loser`` is a replica of ``winner`` (or failed, if dead)."""
-    info = await command(observer.port, "CLUSTER", "INFO")
+    info = await async_command(observer.port, "CLUSTER", "INFO")
     if "cluster_state:ok" not in info:
         return False
-    rows = nodes_rows(await command(observer.port, "CLUSTER", "NODES"))
+    rows = nodes_rows(await async_command(observer.port, "CLUSTER", "NODES"))
     winner_row, loser_row = rows.get(myid(winner)), rows.get(myid(loser))
     if winner_row is None or loser_row is None or "master" not in winner_row[1].split(","):
         return False
@@ -166,7 +154,7 @@ async def test_automatic_failover_promotes_the_replica_and_the_old_primary_rejoi
                 # which sees_new_topology accepts: wait for the row to name its new primary.
                 if not await sees_new_topology(observer, replica, restarted, slots):
                     return False
-                row = nodes_rows(await command(observer.port, "CLUSTER", "NODES"))[myid(restarted)]
+                row = nodes_rows(await async_command(observer.port, "CLUSTER", "NODES"))[myid(restarted)]
                 return "slave" in row[1].split(",") and row[2] == myid(replica)
 
             for observer in others:
@@ -182,8 +170,8 @@ async def test_replicas_hold_the_data_are_listed_once_synced_and_the_winner_keep
             primary, replica, slots = shard(cluster, index)
             keys = [key for key in (f"key:{i}" for i in range(2000)) if key_hash_slot(key.encode()) in slots][:50]
             for key in keys:
-                assert await command(primary.port, "SET", key, f"value-of-{key}")
-            assert await command(primary.port, "WAIT", "1", "5000") == 1  # the replica acknowledged them all
+                assert await async_command(primary.port, "SET", key, f"value-of-{key}")
+            assert await async_command(primary.port, "WAIT", "1", "5000") == 1  # the replica acknowledged them all
             reader = redis.asyncio.Redis(port=replica.port, decode_responses=True)
             try:
                 assert await reader.execute_command("READONLY")
@@ -194,13 +182,13 @@ async def test_replicas_hold_the_data_are_listed_once_synced_and_the_winner_keep
         async def lists_every_replica(observer: Node) -> bool:
             """CLUSTER SLOTS names each range's replica once its offset is known (7.0 hides
             replicas whose advertised replication offset is still 0)."""
-            ranges = await command(observer.port, "CLUSTER", "SLOTS")
+            ranges = await async_command(observer.port, "CLUSTER", "SLOTS")
             return len(ranges) == 3 and all(len(entry) == 4 for entry in ranges)
 
         for observer in cluster.nodes:
             await wait_for(lambda observer=observer: lists_every_replica(observer),
                            f"node {observer.port} to list the replicas")  # fmt: skip
-        shards = await command(cluster.nodes[1].port, "CLUSTER", "SHARDS")
+        shards = await async_command(cluster.nodes[1].port, "CLUSTER", "SHARDS")
         replicas = [node for entry in shards for node in entry["nodes"] if node["role"] == "replica"]
         assert len(replicas) == 3
         assert all(node["health"] == "online" and node["replication-offset"] > 0 for node in replicas)
@@ -208,7 +196,7 @@ async def test_replicas_hold_the_data_are_listed_once_synced_and_the_winner_keep
         await cluster.kill(primary)
         await wait_for(lambda: core(replica).myself.is_primary, "the replica to take over")
         for key in keys:
-            assert await command(replica.port, "GET", key) == f"value-of-{key}"
+            assert await async_command(replica.port, "GET", key) == f"value-of-{key}"
 
 
 # -- manual failover -----------------------------------------------------------------------------
@@ -231,7 +219,7 @@ async def test_default_manual_failover_pauses_writes_on_the_primary_and_swaps_th
 
         primary.cluster.listeners.append(on_paused)  # type: ignore[union-attr]
         try:
-            assert await raw_reply(replica.port, b"CLUSTER FAILOVER\r\n") == b"+OK\r\n"
+            assert await async_raw_reply(replica.port, b"CLUSTER FAILOVER\r\n", DEADLINE_SECONDS) == b"+OK\r\n"
             await wait_for(lambda: core(replica).myself.is_primary and core(primary).myself.is_replica,
                            "the roles to swap")  # fmt: skip
             for observer in cluster.nodes:
@@ -268,7 +256,7 @@ async def test_client_unpause_does_not_end_the_manual_failover_pause() -> None:
 
         primary.cluster.listeners.append(on_paused)  # type: ignore[union-attr]
         try:
-            assert await raw_reply(replica.port, b"CLUSTER FAILOVER\r\n") == b"+OK\r\n"
+            assert await async_raw_reply(replica.port, b"CLUSTER FAILOVER\r\n", DEADLINE_SECONDS) == b"+OK\r\n"
             assert await asyncio.wait_for(reader.readline(), DEADLINE_SECONDS) == b"+OK\r\n"  # UNPAUSE
             # The SET waited for the failover and was redirected: never acknowledged here.
             reply = await asyncio.wait_for(reader.readline(), DEADLINE_SECONDS)
@@ -285,11 +273,11 @@ async def test_a_client_pause_outlives_the_manual_failover_pause() -> None:
         other = cluster.primaries[1]
         # An operator's CLIENT PAUSE WRITE on the primary, then a manual failover: when
         # the failover's own pause ends, the operator's still holds writes.
-        assert await command(primary.port, "CLIENT", "PAUSE", "60000", "WRITE") == "OK"
-        assert await raw_reply(replica.port, b"CLUSTER FAILOVER\r\n") == b"+OK\r\n"
+        assert await async_command(primary.port, "CLIENT", "PAUSE", "60000", "WRITE") == "OK"
+        assert await async_raw_reply(replica.port, b"CLUSTER FAILOVER\r\n", DEADLINE_SECONDS) == b"+OK\r\n"
         await wait_for(lambda: core(primary).myself.is_replica, "the primary to become a replica")
         assert primary.client_pause is not None and primary.client_pause.until > time.time() + 30
-        assert await command(primary.port, "CLIENT", "UNPAUSE") == "OK"
+        assert await async_command(primary.port, "CLIENT", "UNPAUSE") == "OK"
         assert primary.client_pause is None
         assert other.client_pause is None
 
@@ -302,10 +290,10 @@ async def test_force_fails_over_from_a_dead_primary_that_default_mode_refuses() 
         primary, replica, slots = shard(cluster)
         await cluster.kill(primary)
         await cluster.wait_for_fail(primary, timeout=DEADLINE_SECONDS)
-        assert await raw_reply(replica.port, b"CLUSTER FAILOVER\r\n") == \
+        assert await async_raw_reply(replica.port, b"CLUSTER FAILOVER\r\n", DEADLINE_SECONDS) == \
             b"-ERR Master is down or failed, please use CLUSTER FAILOVER FORCE\r\n"  # fmt: skip
         assert core(replica).myself.is_replica
-        assert await raw_reply(replica.port, b"CLUSTER FAILOVER force\r\n") == b"+OK\r\n"
+        assert await async_raw_reply(replica.port, b"CLUSTER FAILOVER force\r\n", DEADLINE_SECONDS) == b"+OK\r\n"
         for observer in [node for node in cluster.nodes if node is not primary]:
             await wait_for(lambda observer=observer: sees_new_topology(observer, replica, primary, slots),
                            f"node {observer.port} to see the forced failover")  # fmt: skip
@@ -317,7 +305,7 @@ async def test_force_with_a_live_primary_skips_the_pause() -> None:
     async with start_cluster(primaries=3, replicas_per_primary=1, node_timeout=NODE_TIMEOUT_MS) as cluster:
         events = EventLog(cluster.nodes)
         primary, replica, slots = shard(cluster, 1)
-        assert await raw_reply(replica.port, b"CLUSTER FAILOVER FORCE\r\n") == b"+OK\r\n"
+        assert await async_raw_reply(replica.port, b"CLUSTER FAILOVER FORCE\r\n", DEADLINE_SECONDS) == b"+OK\r\n"
         for observer in cluster.nodes:
             await wait_for(lambda observer=observer: sees_new_topology(observer, replica, primary, slots),
                            f"node {observer.port} to see the forced failover")  # fmt: skip
@@ -330,7 +318,7 @@ async def test_takeover_needs_no_vote() -> None:
         events = EventLog(cluster.nodes)
         primary, replica, slots = shard(cluster, 2)
         epochs_before = {core(node).myself.config_epoch for node in cluster.primaries}
-        assert await raw_reply(replica.port, b"CLUSTER FAILOVER TAKEOVER\r\n") == b"+OK\r\n"
+        assert await async_raw_reply(replica.port, b"CLUSTER FAILOVER TAKEOVER\r\n", DEADLINE_SECONDS) == b"+OK\r\n"
         # TAKEOVER takes the slots within the command itself, with a config epoch of its own.
         assert core(replica).myself.is_primary and owned_slots(replica) == slots
         assert core(replica).myself.config_epoch > max(epochs_before)
@@ -362,7 +350,7 @@ def real_replies(script: list[tuple[str, ...]]) -> list[bytes]:
 
 async def test_failover_errors_on_a_primary_match_redis() -> None:
     async with start_cluster(primaries=3, replicas_per_primary=0) as cluster:
-        ours = [await raw_reply(cluster.nodes[0].port, encode_command(args)) for args in FAILOVER_ERROR_SCRIPT]
+        ours = [await async_raw_reply(cluster.nodes[0].port, encode_command(args), DEADLINE_SECONDS) for args in FAILOVER_ERROR_SCRIPT]
     theirs = await asyncio.to_thread(real_replies, FAILOVER_ERROR_SCRIPT)
     assert ours == theirs
     assert ours[0] == b"-ERR You should send CLUSTER FAILOVER to a replica\r\n"
@@ -379,7 +367,7 @@ async def test_failover_settings_reach_the_core_at_start_and_on_config_set() -> 
         settings = core(node).settings
         assert (settings.replica_validity_factor, settings.repl_ping_replica_period, settings.migration_barrier) \
             == (0, 3, 4)  # fmt: skip
-        assert await command(node.port, "CONFIG", "SET", "cluster-slave-validity-factor", "7",
+        assert await async_command(node.port, "CONFIG", "SET", "cluster-slave-validity-factor", "7",
                              "repl-ping-slave-period", "9", "cluster-migration-barrier", "2") == "OK"  # fmt: skip
         settings = core(node).settings
         assert (settings.replica_validity_factor, settings.repl_ping_replica_period, settings.migration_barrier) \

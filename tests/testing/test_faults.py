@@ -7,7 +7,6 @@ well under a second.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from pyredis_cluster.cluster.slots import key_hash_slot
 from pyredis_cluster.testing import ThreadedCluster, cluster_in_thread
 from pyredis_cluster.testing.faults import FaultTimeout, node_id
 from tests import support
-from tests.support import RawClient
+from tests.support import RawClient, refuses_connections
 
 NODE_TIMEOUT = 300
 DEADLINE = 5.0
@@ -45,14 +44,6 @@ def flags_in_cluster_nodes(observer_port: int, subject_id: str) -> set[str]:
 def wait_until(predicate: Callable[[], Any]) -> Any:
     """Poll a check made from this thread (the nodes run on their own loop)."""
     return support.wait_until(predicate, timeout=DEADLINE, interval=0.005)
-
-
-def refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 def test_kill_closes_both_ports_and_the_others_flag_fail(cluster: ThreadedCluster) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 
 import pytest
@@ -21,6 +20,7 @@ from pyredis_cluster.cluster.bus import now_ms
 from pyredis_cluster.cluster.slots import key_hash_slot
 from pyredis_cluster.layout import Layout, slot_ranges
 from pyredis_cluster.testing import ClusterNotReady, cluster_in_thread, start_cluster
+from tests.support import async_command, async_raw_reply, refuses_connections
 
 #: Loose on purpose (timings never go in tests; the measured numbers are in harness.py).
 READY_WITHIN_SECONDS = 5.0
@@ -40,35 +40,8 @@ def topology_seen_by(nodes_text: str) -> set[tuple[str, ...]]:
     return rows
 
 
-async def cluster_command(port: int, *args: str) -> str:
-    client = redis.asyncio.Redis(port=port, decode_responses=True)
-    try:
-        return await client.execute_command(*args)
-    finally:
-        await client.aclose()
-
-
-async def raw_reply(port: int, request: bytes) -> bytes:
-    """The exact bytes of a one-line reply (redis-py would reword a MOVED error)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        return await reader.readline()
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 async def test_six_nodes_ready_and_agreeing() -> None:
@@ -80,16 +53,16 @@ async def test_six_nodes_ready_and_agreeing() -> None:
         assert sorted(cluster.startup_nodes) == sorted(("127.0.0.1", node.port) for node in cluster.nodes)
         views = []
         for node in cluster.nodes:
-            info = parse_info(await cluster_command(node.port, "CLUSTER", "INFO"))
+            info = parse_info(await async_command(node.port, "CLUSTER", "INFO"))
             assert info["cluster_state"] == "ok", node.port
             assert info["cluster_slots_assigned"] == "16384"
             assert info["cluster_known_nodes"] == "6"
             assert info["cluster_size"] == "3"
-            views.append(topology_seen_by(await cluster_command(node.port, "CLUSTER", "NODES")))
+            views.append(topology_seen_by(await async_command(node.port, "CLUSTER", "NODES")))
         assert all(view == views[0] for view in views)
         # Every node has an established outbound link to each of the others.
         for node in cluster.nodes:
-            nodes_text = await cluster_command(node.port, "CLUSTER", "NODES")
+            nodes_text = await async_command(node.port, "CLUSTER", "NODES")
             assert all(line.split()[7] == "connected" for line in nodes_text.splitlines())
 
 
@@ -99,12 +72,12 @@ async def test_slots_split_like_redis_cli_and_replicas_follow_their_primary() ->
         assert expected == [(0, 5460), (5461, 10922), (10923, 16383)]  # redis-cli's split, a known fact
         for primary, (first, last) in zip(cluster.primaries, expected):
             assert cluster.node_for_slot(first) is primary and cluster.node_for_slot(last) is primary
-            replicas = await cluster_command(primary.port, "CLUSTER", "REPLICAS", primary.cluster.state.myid)
+            replicas = await async_command(primary.port, "CLUSTER", "REPLICAS", primary.cluster.state.myid)
             assert len(replicas) == 1
             [replica] = cluster.replicas_of(primary)
             assert replicas[0].split()[0] == replica.cluster.state.myid
         # Distinct config epochs for the primaries (as after redis-cli's SET-CONFIG-EPOCH pass).
-        epochs = [int(parse_info(await cluster_command(p.port, "CLUSTER", "INFO"))["cluster_my_epoch"])
+        epochs = [int(parse_info(await async_command(p.port, "CLUSTER", "INFO"))["cluster_my_epoch"])
                   for p in cluster.primaries]  # fmt: skip
         assert len(set(epochs)) == 3
 
@@ -132,7 +105,7 @@ async def test_redis_py_asyncio_cluster_client_in_the_same_loop() -> None:
         key = b"key:0"
         owner = cluster.node_for_slot(key_hash_slot(key))
         other = next(node for node in cluster.primaries if node is not owner)
-        reply = await raw_reply(other.port, b"*2\r\n$3\r\nGET\r\n$5\r\nkey:0\r\n")
+        reply = await async_raw_reply(other.port, b"*2\r\n$3\r\nGET\r\n$5\r\nkey:0\r\n")
         assert reply == b"-MOVED %d 127.0.0.1:%d\r\n" % (key_hash_slot(key), owner.port)
 
 
@@ -174,14 +147,14 @@ async def test_failure_detection_is_real_after_start() -> None:
 
         async def flagged_fail_everywhere() -> None:
             while True:
-                texts = [await cluster_command(node.port, "CLUSTER", "NODES") for node in survivors]
+                texts = [await async_command(node.port, "CLUSTER", "NODES") for node in survivors]
                 if all(any(line.startswith(victim_id) and "fail" in line.split()[2].split(",")
                            for line in text.splitlines()) for text in texts):  # fmt: skip
                     return
                 await asyncio.sleep(0.02)
 
         await asyncio.wait_for(flagged_fail_everywhere(), timeout=10)
-        info = parse_info(await cluster_command(survivors[0].port, "CLUSTER", "INFO"))
+        info = parse_info(await async_command(survivors[0].port, "CLUSTER", "INFO"))
         assert info["cluster_state"] == "fail"  # its slots have no serving node
 
 
