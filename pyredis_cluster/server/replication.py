@@ -804,10 +804,6 @@ def _rewrite_expire(c: Client, args: list[bytes], reply: Any) -> list[list[bytes
     return _expiry_state(c, args[1])
 
 
-def _rewrite_getex(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
-    return _expiry_state(c, args[1])
-
-
 def _rewrite_incrbyfloat(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
     value = c.db.data.get(args[1])
     return [[b"SET", args[1], value if isinstance(value, bytes) else bytes(reply), b"KEEPTTL"]]
@@ -826,24 +822,18 @@ def _rewrite_bpop(name: bytes) -> Any:
     return rewrite
 
 
-def _rewrite_bzpop(name: bytes) -> Any:
-    return _rewrite_bpop(name)
+def _rewrite_mpop(first: bytes, first_pop: bytes, second: bytes, second_pop: bytes) -> Any:
+    """BLMPOP/BZMPOP as the pop they did: ``first_pop`` when the ``first`` side (or no side
+    keyword, the default) was asked, else ``second_pop``, with the count popped."""
 
+    def rewrite(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
+        if not isinstance(reply, list) or len(reply) != 2:
+            return []
+        key, elements = reply
+        where = next((a.upper() for a in args if a.upper() in (first, second)), first)
+        return [[first_pop if where == first else second_pop, key, b"%d" % len(elements)]]
 
-def _rewrite_blmpop(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
-    if not isinstance(reply, list) or len(reply) != 2:
-        return []
-    key, elements = reply
-    where = next((a.upper() for a in args if a.upper() in (b"LEFT", b"RIGHT")), b"LEFT")
-    return [[b"LPOP" if where == b"LEFT" else b"RPOP", key, b"%d" % len(elements)]]
-
-
-def _rewrite_bzmpop(c: Client, args: list[bytes], reply: Any) -> list[list[bytes]]:
-    if not isinstance(reply, list) or len(reply) != 2:
-        return []
-    key, elements = reply
-    where = next((a.upper() for a in args if a.upper() in (b"MIN", b"MAX")), b"MIN")
-    return [[b"ZPOPMIN" if where == b"MIN" else b"ZPOPMAX", key, b"%d" % len(elements)]]
+    return rewrite
 
 
 #: Propagated even when they changed nothing (7.0's forceCommandPropagation): a replica
@@ -858,15 +848,15 @@ _REWRITES: dict[str, Any] = {
     "pexpire": _rewrite_expire,
     "expireat": _rewrite_expire,
     "pexpireat": _rewrite_expire,
-    "getex": _rewrite_getex,
+    "getex": _rewrite_expire,  # the key's expiry state, as for EXPIRE
     "incrbyfloat": _rewrite_incrbyfloat,
     "spop": _rewrite_spop,
     "blpop": _rewrite_bpop(b"LPOP"),
     "brpop": _rewrite_bpop(b"RPOP"),
-    "bzpopmin": _rewrite_bzpop(b"ZPOPMIN"),
-    "bzpopmax": _rewrite_bzpop(b"ZPOPMAX"),
+    "bzpopmin": _rewrite_bpop(b"ZPOPMIN"),
+    "bzpopmax": _rewrite_bpop(b"ZPOPMAX"),
     "brpoplpush": lambda c, args, reply: [[b"RPOPLPUSH", args[1], args[2]]],
     "blmove": lambda c, args, reply: [[b"LMOVE", *args[1:5]]],
-    "blmpop": _rewrite_blmpop,
-    "bzmpop": _rewrite_bzmpop,
+    "blmpop": _rewrite_mpop(b"LEFT", b"LPOP", b"RIGHT", b"RPOP"),
+    "bzmpop": _rewrite_mpop(b"MIN", b"ZPOPMIN", b"MAX", b"ZPOPMAX"),
 }
