@@ -91,3 +91,10 @@ def test_a_write_on_a_lazily_expired_key_streams_the_del_and_the_write() -> None
 def test_flushes_are_streamed_even_when_nothing_was_deleted() -> None:
     stream, _ = _stream([b"FLUSHALL"], [b"SET", b"b", b"1"], [b"FLUSHDB"], [b"FLUSHDB"], [b"FLUSHALL", b"BOGUS"])
     assert stream == [[b"SELECT", b"0"], [b"FLUSHALL"], [b"SET", b"b", b"1"], [b"FLUSHDB"], [b"FLUSHDB"]]
+
+
+def test_blocking_pops_served_at_once_are_streamed_as_the_pops_they_did() -> None:
+    stream, _ = _stream([b"RPUSH", b"l", b"a", b"b", b"c"], [b"ZADD", b"z", b"1", b"x", b"2", b"y"],
+                        [b"BLPOP", b"l", b"0"], [b"BLMPOP", b"0", b"1", b"l", b"RIGHT", b"COUNT", b"2"],
+                        [b"BZPOPMAX", b"z", b"0"], [b"BZMPOP", b"0", b"1", b"z", b"MIN"])  # fmt: skip
+    assert stream[3:] == [[b"LPOP", b"l"], [b"RPOP", b"l", b"2"], [b"ZPOPMAX", b"z"], [b"ZPOPMIN", b"z", b"1"]]
