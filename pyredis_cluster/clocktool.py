@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .protocol.encoder import ErrorReply
-from .resp_client import ClusterToolError, Peer, call_once, discover
+from .resp_client import ClusterToolError, Peer, add_node_arguments, call_once, discover
 
 Node = TypeVar("Node")
 
@@ -166,10 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pyredis_cluster clock",
         description="Slow motion and step mode for every node of a cluster.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="a node's host (default 127.0.0.1)")
-    parser.add_argument("--port", "-p", type=int, default=7000, help="a node's client port (default 7000)")
-    parser.add_argument("--only", action="store_true", help="act on that node only")
-    parser.add_argument("--timeout", type=float, default=5.0, help=argparse.SUPPRESS)
+    add_node_arguments(parser, only_help="act on that node only")
     parser.add_argument("action", choices=ACTIONS)
     parser.add_argument("value", nargs="?", help="scale: the factor; advance: milliseconds; step: how many")
     return parser

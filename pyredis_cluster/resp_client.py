@@ -10,6 +10,7 @@ never raised: a tool usually wants to show them.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import socket
 from collections.abc import Sequence
@@ -133,3 +134,11 @@ async def discover(host: str, port: int, only: bool, timeout: float) -> list[Pee
         if peer.node_id == myid:
             peer.host, peer.port = host, port
     return peers
+
+
+def add_node_arguments(parser: argparse.ArgumentParser, only_help: str) -> None:
+    """The options every cluster tool takes to find its cluster: a node to ask, ``--only``."""
+    parser.add_argument("--host", default="127.0.0.1", help="a node's host (default 127.0.0.1)")
+    parser.add_argument("--port", "-p", type=int, default=7000, help="a node's client port (default 7000)")
+    parser.add_argument("--only", action="store_true", help=only_help)
+    parser.add_argument("--timeout", type=float, default=5.0, help=argparse.SUPPRESS)

@@ -65,7 +65,7 @@ from typing import TextIO
 
 from .cluster.trace import TRACE_CHANNEL, Record, TraceFormatError, is_chatter, parse_record, to_json_line
 from .protocol.encoder import ErrorReply
-from .resp_client import ClusterToolError, Connection, Peer, discover
+from .resp_client import ClusterToolError, Connection, Peer, add_node_arguments, discover
 
 #: Seconds a record waits for records with an earlier ``t`` from other nodes.
 MERGE_WINDOW = 0.25
@@ -419,9 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m pyredis_cluster trace",
         description="Follow the bus messages and state changes of a cluster's nodes, merged in time.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="a node's host (default 127.0.0.1)")
-    parser.add_argument("--port", "-p", type=int, default=7000, help="a node's client port (default 7000)")
-    parser.add_argument("--only", action="store_true", help="follow only that node (its sends and receives)")
+    add_node_arguments(parser, only_help="follow only that node (its sends and receives)")
     chatter = parser.add_mutually_exclusive_group()
     chatter.add_argument("--chatter", action="store_true", help="also show PING/PONG and socket events")
     chatter.add_argument("--no-chatter", dest="chatter", action="store_false", help="hide them (the default)")
@@ -431,7 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="colour the nodes (auto: on a terminal)")  # fmt: skip
     parser.add_argument("--count", type=int, default=None, help="stop after printing this many lines")
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    parser.add_argument("--timeout", type=float, default=5.0, help=argparse.SUPPRESS)
     return parser
 
 
