@@ -97,6 +97,11 @@ def test_plugin_fixtures_and_cleanup(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "pyredis_cluster.testing.pytest_plugin", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=7, failed=1)
-    ports = [port for _, port, _ in json.loads((pytester.path / "ports.json").read_text())]
-    # 6 + 2 + 6 + 6 + 3 ports, and the session cluster's 6 once more (the same ports).
-    assert len(ports) == 35 and len(set(ports)) == 29
+    records = json.loads((pytester.path / "ports.json").read_text())
+    # 6 + 2 + 6 + 6 + 3 nodes, and the session cluster's 6 once more: the same nodes. By
+    # node id, not port: a port freed by a function-scoped cluster may serve a later one.
+    assert len(records) == 35
+    function_ids = [node for scope, _, node in records if scope == "function"]
+    session_nodes = [(port, node) for scope, port, node in records if scope == "session"]
+    assert len(function_ids) == len(set(function_ids)) == 6 + 2 + 6 + 6  # a new cluster per test
+    assert len(session_nodes) == 6 + 6 + 3 and len(set(session_nodes)) == 6 + 3  # reused, same ports
